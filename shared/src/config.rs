@@ -1,0 +1,254 @@
+//! Configuration from the environment, validated once at start-up.
+
+use std::{str::FromStr, time::Duration};
+
+use crate::Error;
+
+/// How the HTTP server reports its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Which address identifies a client for rate limiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustProxy {
+    /// The TCP peer address; `X-Forwarded-For` is ignored (it can be forged).
+    None,
+    /// The left-most `X-Forwarded-For` address: every hop is trusted.
+    All,
+    /// The address this many hops from the right of `X-Forwarded-For`
+    /// (1 = the one our own proxy appended).
+    Hops(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    /// Accepted keys; several allow rotation. Empty = authentication disabled.
+    pub api_keys: Vec<String>,
+    /// Allowed CORS origins; empty = no cross-origin access, `*` = any.
+    pub cors_origins: Vec<String>,
+    pub rate_limit_max: u32,
+    pub rate_limit_window: Duration,
+    pub trust_proxy: TrustProxy,
+    pub max_file_size_bytes: u64,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub alert_webhook_url: Option<reqwest::Url>,
+    pub alert_threshold: u32,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any variable source, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let parse = |name: &str, default: u64, min: u64| -> Result<u64, Error> {
+            match var(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| invalid(name, &raw, &format!("an integer ≥ {min}"))),
+            }
+        };
+
+        let port = parse("PORT", 3000, 0)?;
+        let port = u16::try_from(port)
+            .map_err(|_| invalid("PORT", &port.to_string(), "a port number (0–65535)"))?;
+        let api_keys = list(var("API_KEY"));
+        if api_keys.iter().any(String::is_empty) {
+            return Err(invalid(
+                "API_KEY",
+                "…",
+                "a comma-separated list of non-empty keys",
+            ));
+        }
+        let cors_origins = list(var("CORS_ORIGIN"));
+        if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
+            return Err(invalid(
+                "CORS_ORIGIN",
+                bad,
+                "`*` or origins such as https://app.example.com",
+            ));
+        }
+        let log_level = var("LOG_LEVEL").unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(invalid(
+                "LOG_LEVEL",
+                &log_level,
+                "a level (error, warn, info, debug, trace) or a filter",
+            ));
+        }
+        let log_format = match var("LOG_FORMAT").as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(other) => return Err(invalid("LOG_FORMAT", other, "json or pretty")),
+        };
+        let alert_webhook_url = match var("ALERT_WEBHOOK_URL") {
+            None => None,
+            Some(raw) => Some(
+                reqwest::Url::parse(&raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| invalid("ALERT_WEBHOOK_URL", &raw, "an http(s) URL"))?,
+            ),
+        };
+        for name in ["DATABASE_URL", "REDIS_URL"] {
+            if let Some(url) = var(name) {
+                reqwest::Url::parse(&url).map_err(|_| invalid(name, "…", "a URL"))?;
+            }
+        }
+
+        Ok(Self {
+            port,
+            database_url: var("DATABASE_URL"),
+            redis_url: var("REDIS_URL"),
+            api_keys,
+            cors_origins,
+            rate_limit_max: u32::try_from(parse("RATE_LIMIT_MAX", 100, 1)?)
+                .map_err(|_| invalid("RATE_LIMIT_MAX", "…", "at most 4294967295"))?,
+            rate_limit_window: Duration::from_millis(parse("RATE_LIMIT_WINDOW_MS", 60_000, 1)?),
+            trust_proxy: var("TRUST_PROXY")
+                .map(|raw| {
+                    raw.parse()
+                        .map_err(|()| invalid("TRUST_PROXY", &raw, "true, false or a hop count"))
+                })
+                .transpose()?
+                .unwrap_or(TrustProxy::None),
+            max_file_size_bytes: parse("MAX_FILE_SIZE_MB", 50, 1)? * 1024 * 1024,
+            log_level,
+            log_format,
+            alert_webhook_url,
+            alert_threshold: u32::try_from(parse("ALERT_THRESHOLD", 10, 1)?)
+                .map_err(|_| invalid("ALERT_THRESHOLD", "…", "at most 4294967295"))?,
+        })
+    }
+}
+
+impl FromStr for TrustProxy {
+    type Err = ();
+
+    fn from_str(raw: &str) -> Result<Self, ()> {
+        match raw.to_ascii_lowercase().as_str() {
+            "false" | "0" => Ok(Self::None),
+            "true" => Ok(Self::All),
+            hops => hops.parse().map(Self::Hops).map_err(|_| ()),
+        }
+    }
+}
+
+/// Secrets never reach the message: callers pass `…` for them.
+fn invalid(name: &str, value: &str, expected: &str) -> Error {
+    Error::Config(format!(
+        "{name} is invalid ({value:?}): expected {expected}"
+    ))
+}
+
+fn list(raw: Option<String>) -> Vec<String> {
+    raw.map(|r| r.split(',').map(|s| s.trim().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+fn is_origin(origin: &str) -> bool {
+    origin == "*"
+        || reqwest::Url::parse(origin).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.path() == "/" && !origin.ends_with('/')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    fn error_of(vars: &[(&str, &str)]) -> String {
+        config(vars).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.rate_limit_max, 100);
+        assert_eq!(c.rate_limit_window, Duration::from_secs(60));
+        assert_eq!(c.max_file_size_bytes, 50 * 1024 * 1024);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.trust_proxy, TrustProxy::None);
+        assert!(c.api_keys.is_empty() && c.database_url.is_none() && c.redis_url.is_none());
+    }
+
+    #[test]
+    fn api_key_list_allows_rotation() {
+        let c = config(&[("API_KEY", "old-key, new-key")]).unwrap();
+        assert_eq!(c.api_keys, ["old-key", "new-key"]);
+        assert!(error_of(&[("API_KEY", "a,,b")]).starts_with("API_KEY"));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (name, value) in [
+            ("PORT", "70000"),
+            ("PORT", "abc"),
+            ("RATE_LIMIT_MAX", "0"),
+            ("RATE_LIMIT_WINDOW_MS", "-5"),
+            ("MAX_FILE_SIZE_MB", "big"),
+            ("LOG_FORMAT", "xml"),
+            ("LOG_LEVEL", "loud=[["),
+            ("TRUST_PROXY", "maybe"),
+            ("CORS_ORIGIN", "example.com"),
+            ("ALERT_WEBHOOK_URL", "ftp://x"),
+            ("ALERT_THRESHOLD", "0"),
+            ("DATABASE_URL", "not a url"),
+        ] {
+            let message = error_of(&[(name, value)]);
+            assert!(message.starts_with(name), "{name}={value} gave {message:?}");
+        }
+    }
+
+    #[test]
+    fn trust_proxy_accepts_booleans_and_hop_counts() {
+        assert_eq!(
+            config(&[("TRUST_PROXY", "true")]).unwrap().trust_proxy,
+            TrustProxy::All
+        );
+        assert_eq!(
+            config(&[("TRUST_PROXY", "false")]).unwrap().trust_proxy,
+            TrustProxy::None
+        );
+        assert_eq!(
+            config(&[("TRUST_PROXY", "2")]).unwrap().trust_proxy,
+            TrustProxy::Hops(2)
+        );
+    }
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        let c = config(&[("CORS_ORIGIN", "https://a.example, http://localhost:5173")]).unwrap();
+        assert_eq!(
+            c.cors_origins,
+            ["https://a.example", "http://localhost:5173"]
+        );
+        assert!(config(&[("CORS_ORIGIN", "https://a.example/")]).is_err());
+        assert!(config(&[("CORS_ORIGIN", "https://a.example/path")]).is_err());
+    }
+}

@@ -1,0 +1,271 @@
+//! Documents as clients see them, and the validated listing query.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DocumentStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl DocumentStatus {
+    pub const ALL: [Self; 4] = [
+        Self::Pending,
+        Self::Processing,
+        Self::Completed,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Processing => "PROCESSING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(raw))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    pub id: Uuid,
+    pub filename: String,
+    pub format: String,
+    pub file_size: i64,
+    pub status: DocumentStatus,
+    pub is_active: bool,
+    pub retry_count: i32,
+    pub fail_reason: Option<String>,
+    pub chunk_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    CreatedAt,
+    Filename,
+    FileSize,
+}
+
+/// `GET /api/documents` parameters as they arrive, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawDocumentQuery {
+    pub status: Option<String>,
+    pub is_active: Option<String>,
+    pub search: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentQuery {
+    pub status: Option<DocumentStatus>,
+    pub is_active: Option<bool>,
+    /// Case-insensitive substring of the filename.
+    pub filename_contains: Option<String>,
+    pub sort_by: SortField,
+    pub descending: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl DocumentQuery {
+    pub const DEFAULT_LIMIT: u32 = 20;
+    pub const MAX_LIMIT: u32 = 100;
+
+    pub fn parse(raw: RawDocumentQuery) -> Result<Self, Error> {
+        let bad =
+            |field: &str, expected: &str| Error::Validation(format!("{field} must be {expected}"));
+        let status = raw
+            .status
+            .map(|s| {
+                DocumentStatus::parse(&s)
+                    .ok_or_else(|| bad("status", "PENDING, PROCESSING, COMPLETED or FAILED"))
+            })
+            .transpose()?;
+        let is_active = raw
+            .is_active
+            .map(|s| {
+                s.parse::<bool>()
+                    .map_err(|_| bad("isActive", "true or false"))
+            })
+            .transpose()?;
+        let sort_by = match raw.sort_by.as_deref() {
+            None | Some("createdAt") => SortField::CreatedAt,
+            Some("filename") => SortField::Filename,
+            Some("fileSize") => SortField::FileSize,
+            Some(_) => return Err(bad("sortBy", "createdAt, filename or fileSize")),
+        };
+        let descending = match raw
+            .sort_order
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(_) => return Err(bad("sortOrder", "asc or desc")),
+        };
+        let limit = match raw.limit {
+            None => Self::DEFAULT_LIMIT,
+            Some(s) => s
+                .parse()
+                .ok()
+                .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
+                .ok_or_else(|| bad("limit", "an integer from 1 to 100"))?,
+        };
+        let offset = match raw.offset {
+            None => 0,
+            Some(s) => s
+                .parse()
+                .map_err(|_| bad("offset", "a non-negative integer"))?,
+        };
+        let filename_contains = raw
+            .search
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        Ok(Self {
+            status,
+            is_active,
+            filename_contains,
+            sort_by,
+            descending,
+            limit,
+            offset,
+        })
+    }
+}
+
+/// Number of documents in each status, over the whole collection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct StatusCounts {
+    pub pending: i64,
+    pub processing: i64,
+    pub completed: i64,
+    pub failed: i64,
+}
+
+impl StatusCounts {
+    pub fn add(&mut self, status: DocumentStatus, n: i64) {
+        let slot = match status {
+            DocumentStatus::Pending => &mut self.pending,
+            DocumentStatus::Processing => &mut self.processing,
+            DocumentStatus::Completed => &mut self.completed,
+            DocumentStatus::Failed => &mut self.failed,
+        };
+        *slot += n;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentPage {
+    pub documents: Vec<Document>,
+    /// Documents matching the filters, ignoring limit and offset.
+    pub total: i64,
+    pub counts: StatusCounts,
+}
+
+/// Document ids are UUIDs; anything else is a client error, not a miss.
+pub fn parse_document_id(raw: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(raw).map_err(|_| Error::InvalidId(raw.chars().take(64).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawDocumentQuery {
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        };
+        RawDocumentQuery {
+            status: get("status"),
+            is_active: get("isActive"),
+            search: get("search"),
+            sort_by: get("sortBy"),
+            sort_order: get("sortOrder"),
+            limit: get("limit"),
+            offset: get("offset"),
+        }
+    }
+
+    #[test]
+    fn defaults_list_newest_first_twenty_at_a_time() {
+        let q = DocumentQuery::parse(raw(&[])).unwrap();
+        assert_eq!(
+            (q.sort_by, q.descending, q.limit, q.offset),
+            (SortField::CreatedAt, true, 20, 0)
+        );
+        assert_eq!(
+            (q.status, q.is_active, q.filename_contains),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn filters_and_sorting_are_parsed() {
+        let q = DocumentQuery::parse(raw(&[
+            ("status", "completed"),
+            ("isActive", "false"),
+            ("search", " report "),
+            ("sortBy", "fileSize"),
+            ("sortOrder", "ASC"),
+            ("limit", "100"),
+            ("offset", "40"),
+        ]))
+        .unwrap();
+        assert_eq!(q.status, Some(DocumentStatus::Completed));
+        assert_eq!(q.is_active, Some(false));
+        assert_eq!(q.filename_contains.as_deref(), Some("report"));
+        assert_eq!(
+            (q.sort_by, q.descending, q.limit, q.offset),
+            (SortField::FileSize, false, 100, 40)
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_validation_errors_naming_the_field() {
+        for (field, value) in [
+            ("limit", "0"),
+            ("limit", "101"),
+            ("offset", "-1"),
+            ("status", "DONE"),
+            ("isActive", "yes"),
+            ("sortBy", "size"),
+            ("sortOrder", "up"),
+        ] {
+            match DocumentQuery::parse(raw(&[(field, value)])) {
+                Err(Error::Validation(m)) => assert!(m.starts_with(field), "{m}"),
+                other => panic!("{field}={value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn document_ids_must_be_uuids() {
+        assert!(parse_document_id("0b6b3c4e-52b8-4a3e-9f0e-8d3c2b1a0f9e").is_ok());
+        assert!(matches!(parse_document_id("42"), Err(Error::InvalidId(_))));
+    }
+}

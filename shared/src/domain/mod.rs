@@ -1,0 +1,10 @@
+//! Domain types and rules: no HTTP, database or runtime types here.
+
+pub mod documents;
+
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of some bytes: content hashes for deduplication, API-key comparison.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}

@@ -1,0 +1,68 @@
+//! The gate in front of `/api`: per-client rate limit, then API-key authentication.
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use subtle::ConstantTimeEq;
+
+use super::{AppState, client_ip::client_ip};
+use crate::Error;
+
+/// Counts the request against its client's window; over the limit answers 429.
+/// If the counter store fails the request is let through: an outage of Redis must not take the API down.
+pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let client = client_ip(&request, state.config.trust_proxy);
+    let window = match state.rate_limiter.hit(&client).await {
+        Ok(window) => window,
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limiter unavailable; request allowed");
+            return next.run(request).await;
+        }
+    };
+    let limit = u64::from(state.config.rate_limit_max);
+    let mut response = if window.count > limit {
+        Error::RateLimited {
+            window: state.config.rate_limit_window,
+            reset_after: window.reset_after,
+        }
+        .into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    let reset_seconds = window.reset_after.as_millis().div_ceil(1000) as u64;
+    headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(limit.saturating_sub(window.count)),
+    );
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset_seconds));
+    response
+}
+
+/// Accepts the request when `X-API-Key` matches any configured key.
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.api_keys.is_empty() || key_matches(request.headers(), &state.api_keys) {
+        next.run(request).await
+    } else {
+        Error::Unauthorized.into_response()
+    }
+}
+
+/// Keys are compared as SHA-256 digests in constant time, and every key is compared,
+/// so neither timing nor length reveals how close a guess was.
+fn key_matches(headers: &HeaderMap, key_digests: &[[u8; 32]]) -> bool {
+    let Some(given) = headers.get("x-api-key") else {
+        return false;
+    };
+    let given = crate::domain::sha256(given.as_bytes());
+    key_digests
+        .iter()
+        .fold(subtle::Choice::from(0), |found, key| {
+            found | key.ct_eq(&given)
+        })
+        .into()
+}

@@ -1,0 +1,197 @@
+//! The axum `Router` that every runtime serves, and graceful serving for the long-running ones.
+
+mod client_ip;
+mod documents;
+pub mod errors;
+mod guard;
+mod observe;
+mod probes;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration, time::Instant};
+
+use axum::{
+    Router,
+    http::{HeaderName, Method, header},
+    middleware::{from_fn_with_state, map_response_with_state},
+    routing::get,
+};
+use tokio::{net::TcpListener, sync::watch};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    Error,
+    alerts::Alerts,
+    config::Config,
+    ports::{RateLimiter, ReadinessCheck, Store},
+    telemetry::Metrics,
+};
+
+/// How long in-flight requests may run on after a shutdown signal before the process exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Everything a request handler may reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    pub readiness: Arc<[Arc<dyn ReadinessCheck>]>,
+    pub metrics: Metrics,
+    pub alerts: Arc<Alerts>,
+    pub started: Instant,
+    api_keys: Arc<[[u8; 32]]>,
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        rate_limiter: Arc<dyn RateLimiter>,
+        readiness: Vec<Arc<dyn ReadinessCheck>>,
+    ) -> Self {
+        let api_keys = config
+            .api_keys
+            .iter()
+            .map(|k| crate::domain::sha256(k.as_bytes()))
+            .collect();
+        Self {
+            alerts: Arc::new(Alerts::new(
+                config.alert_webhook_url.clone(),
+                config.alert_threshold,
+            )),
+            config: Arc::new(config),
+            store,
+            rate_limiter,
+            readiness: readiness.into(),
+            metrics: Metrics::install(),
+            started: Instant::now(),
+            api_keys,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/documents", get(documents::list))
+        .route("/documents/{id}", get(documents::get))
+        // Unknown /api paths pass the same gate as real ones, so they reveal nothing to strangers.
+        .fallback(|| async { Error::NotFound("Route not found".into()) })
+        // Layers run last-added first: count the request against the limit, then check the key,
+        // so key guessing is rate limited too.
+        .layer(from_fn_with_state(state.clone(), guard::authenticate))
+        .layer(from_fn_with_state(state.clone(), guard::rate_limit));
+
+    let config = &state.config;
+    let limit_mb = config.max_file_size_bytes / (1024 * 1024);
+    // Multipart framing around the largest allowed file.
+    let body_limit =
+        usize::try_from(config.max_file_size_bytes + 1024 * 1024).unwrap_or(usize::MAX);
+    let request_id = HeaderName::from_static("x-request-id");
+
+    Router::new()
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
+        .route("/live", get(probes::live))
+        .route("/metrics", get(probes::metrics))
+        .nest("/api", api)
+        .layer(from_fn_with_state(state.clone(), observe::record))
+        .layer(cors(config))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(CatchPanicLayer::new())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::extract::Request| {
+                    let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(map_response_with_state(limit_mb, errors::json_error_bodies))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins = if config.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(config.cors_origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            header::RETRY_AFTER,
+        ])
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish (up to a grace period).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let signalled = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signalled(stopped.clone()));
+    tokio::select! {
+        served = server => served.map_err(|e| Error::Internal(format!("server failed: {e}"))),
+        () = async { signalled(stopped).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            tracing::warn!(grace_seconds = SHUTDOWN_GRACE.as_secs(), "requests still running after the grace period; exiting");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,75 @@
+//! Health, readiness and liveness probes, and the Prometheus scrape.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use serde_json::{Map, Value, json};
+use tokio::task::JoinSet;
+
+use super::AppState;
+
+/// A backend that does not answer within this is reported down, so probes never hang.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn live() -> Json<Value> {
+    Json(json!({ "alive": true }))
+}
+
+/// Asks every configured backend at once; 503 and `degraded` when any of them fails.
+pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let mut checks = JoinSet::new();
+    for check in state.readiness.iter().cloned() {
+        checks.spawn(async move {
+            let outcome = tokio::time::timeout(CHECK_TIMEOUT, check.check()).await;
+            let healthy = match outcome {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::warn!(check = check.name(), error = %e, "readiness check failed");
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!(check = check.name(), "readiness check timed out");
+                    false
+                }
+            };
+            (check.name(), healthy)
+        });
+    }
+    let mut results = Map::new();
+    while let Some(Ok((name, healthy))) = checks.join_next().await {
+        results.insert(name.to_owned(), Value::Bool(healthy));
+    }
+    let all_healthy =
+        results.len() == state.readiness.len() && results.values().all(|v| v == &Value::Bool(true));
+    let status = if all_healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if all_healthy { "ok" } else { "degraded" },
+        "checks": results,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime": state.started.elapsed().as_secs_f64(),
+    });
+    (status, Json(body))
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

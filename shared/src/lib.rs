@@ -1,0 +1,13 @@
+//! RAGBase core: domain, ports, adapters and the HTTP routes shared by every runtime.
+
+pub mod adapters;
+pub mod alerts;
+pub mod config;
+pub mod domain;
+mod error;
+pub mod http;
+pub mod ports;
+pub mod telemetry;
+pub mod wiring;
+
+pub use error::Error;

@@ -1,0 +1,359 @@
+//! The HTTP contract at the router level: every error body of DESIGN §2 that exists so far,
+//! probes, request ids, CORS and metrics. The store is a stand-in; PostgreSQL and Redis are
+//! exercised through the real binary in `local/tests`.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::{
+    Router,
+    body::Body,
+    extract::connect_info::MockConnectInfo,
+    http::{Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use ragbase::{
+    Error,
+    adapters::memory_rate_limiter::MemoryRateLimiter,
+    config::Config,
+    domain::documents::{DocumentPage, DocumentQuery, StatusCounts},
+    http::{AppState, router},
+    ports::{ReadinessCheck, Store},
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+/// An empty collection that remembers the last listing query it was asked.
+#[derive(Default)]
+struct EmptyStore {
+    last_query: Mutex<Option<DocumentQuery>>,
+}
+
+#[async_trait]
+impl Store for EmptyStore {
+    async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
+        *self.last_query.lock().unwrap() = Some(query.clone());
+        Ok(DocumentPage {
+            documents: vec![],
+            total: 0,
+            counts: StatusCounts::default(),
+        })
+    }
+
+    async fn document(
+        &self,
+        _id: Uuid,
+    ) -> Result<Option<ragbase::domain::documents::Document>, Error> {
+        Ok(None)
+    }
+}
+
+struct Check(&'static str, bool);
+
+#[async_trait]
+impl ReadinessCheck for Check {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+
+    async fn check(&self) -> Result<(), Error> {
+        if self.1 {
+            Ok(())
+        } else {
+            Err(Error::backend("database", "connection refused"))
+        }
+    }
+}
+
+fn app_with(
+    vars: &[(&str, &str)],
+    checks: Vec<Arc<dyn ReadinessCheck>>,
+) -> (Router, Arc<EmptyStore>) {
+    let config = Config::from_lookup(|n| {
+        vars.iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    let store = Arc::new(EmptyStore::default());
+    let limiter = Arc::new(MemoryRateLimiter::new(config.rate_limit_window));
+    let state = AppState::new(config, store.clone(), limiter, checks);
+    (
+        router(state).layer(MockConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            5555,
+        )))),
+        store,
+    )
+}
+
+fn app() -> Router {
+    app_with(
+        &[("API_KEY", "k1,k2")],
+        vec![Arc::new(Check("database", true))],
+    )
+    .0
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (parts.status, parts.headers, value)
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri)
+        .header("x-api-key", "k1")
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn probes_answer_without_a_key() {
+    let app = app();
+    assert_eq!(
+        send(&app, Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .2,
+        json!({"status": "ok"})
+    );
+    assert_eq!(
+        send(&app, Request::get("/live").body(Body::empty()).unwrap())
+            .await
+            .2,
+        json!({"alive": true})
+    );
+    let (status, _, body) = send(&app, Request::get("/ready").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["checks"], json!({"database": true}));
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(body["uptime"].as_f64().is_some());
+}
+
+#[tokio::test]
+async fn ready_is_503_degraded_when_a_backend_fails() {
+    let checks: Vec<Arc<dyn ReadinessCheck>> = vec![
+        Arc::new(Check("database", false)),
+        Arc::new(Check("redis", true)),
+    ];
+    let (app, _) = app_with(&[], checks);
+    let (status, _, body) = send(&app, Request::get("/ready").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"], json!({"database": false, "redis": true}));
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_key_is_401_and_either_rotated_key_works() {
+    let app = app();
+    let expected = json!({"error": "UNAUTHORIZED", "message": "Invalid or missing API key"});
+    let (status, _, body) = send(
+        &app,
+        Request::get("/api/documents").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, expected.clone()));
+    let wrong = Request::get("/api/documents")
+        .header("x-api-key", "k3")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, wrong).await.2, expected);
+    let unknown_route = Request::get("/api/nothing-here")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(&app, unknown_route).await.0,
+        StatusCode::UNAUTHORIZED,
+        "unknown /api paths are gated too"
+    );
+    for key in ["k1", "k2"] {
+        let ok = Request::get("/api/documents")
+            .header("x-api-key", key)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(send(&app, ok).await.0, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn the_101st_request_in_a_window_is_429_with_the_contract_body() {
+    let app = app();
+    for i in 1..=100u64 {
+        let (status, headers, _) = send(&app, get("/api/documents")).await;
+        assert_eq!(status, StatusCode::OK, "request {i}");
+        assert_eq!(headers["x-ratelimit-limit"], "100");
+        assert_eq!(
+            headers["x-ratelimit-remaining"],
+            (100 - i).to_string().as_str()
+        );
+    }
+    let (status, headers, body) = send(&app, get("/api/documents")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        body,
+        json!({"error": "RATE_LIMITED", "message": "Too many requests, please try again later", "retryAfter": "60000"})
+    );
+    let retry_after: u64 = headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(headers["x-ratelimit-remaining"], "0");
+    let probe = Request::get("/health").body(Body::empty()).unwrap();
+    assert_eq!(
+        send(&app, probe).await.0,
+        StatusCode::OK,
+        "probes are never limited"
+    );
+}
+
+#[tokio::test]
+async fn document_routes_validate_their_input() {
+    let (app, store) = app_with(&[], vec![]);
+    let (status, _, body) = send(&app, get("/api/documents?limit=500")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "VALIDATION_ERROR");
+    assert!(body["message"].as_str().unwrap().contains("limit"));
+
+    let (status, _, body) = send(
+        &app,
+        get("/api/documents?status=COMPLETED&sortBy=filename&sortOrder=asc"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"documents": [], "total": 0, "counts": {"PENDING": 0, "PROCESSING": 0, "COMPLETED": 0, "FAILED": 0}})
+    );
+    let seen = store.last_query.lock().unwrap().clone().unwrap();
+    assert_eq!((seen.limit, seen.descending), (20, false));
+
+    let (status, _, body) = send(&app, get("/api/documents/not-a-uuid")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_ID"))
+    );
+    let (status, _, body) = send(&app, get(&format!("/api/documents/{}", Uuid::new_v4()))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
+    );
+}
+
+#[tokio::test]
+async fn framework_errors_have_json_bodies_too() {
+    let app = app();
+    let (status, _, body) = send(&app, Request::get("/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
+    );
+    let (status, headers, body) = send(
+        &app,
+        Request::delete("/health").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("METHOD_NOT_ALLOWED"))
+    );
+    assert!(headers.contains_key(header::ALLOW));
+    let huge = Request::post("/api/documents")
+        .header("x-api-key", "k1")
+        .header(header::CONTENT_LENGTH, (60 * 1024 * 1024).to_string())
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(&app, huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        body,
+        json!({"error": "FILE_TOO_LARGE", "message": "Request body exceeds the 50 MB limit"})
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = app();
+    let mine = Request::get("/health")
+        .header("x-request-id", "abc-123")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, mine).await.1["x-request-id"], "abc-123");
+    let (_, headers, _) = send(&app, Request::get("/nope").body(Body::empty()).unwrap()).await;
+    let generated = headers["x-request-id"].to_str().unwrap();
+    assert!(Uuid::parse_str(generated).is_ok(), "{generated}");
+    assert!(!headers.contains_key("x-powered-by"));
+}
+
+#[tokio::test]
+async fn cors_allows_exactly_the_configured_origins() {
+    let (app, _) = app_with(&[("CORS_ORIGIN", "https://app.example")], vec![]);
+    let preflight = |origin: &str| {
+        Request::options("/api/documents")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "x-api-key,content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (_, headers, _) = send(&app, preflight("https://app.example")).await;
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example"
+    );
+    let allowed = headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap();
+    assert!(
+        allowed.contains("x-api-key") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    let (_, headers, _) = send(&app, preflight("https://evil.example")).await;
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
+#[tokio::test]
+async fn metrics_expose_the_contract_names_and_count_requests_by_route_pattern() {
+    let app = app();
+    send(&app, get(&format!("/api/documents/{}", Uuid::new_v4()))).await;
+    let (status, headers, body) =
+        send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = body.as_str().unwrap().to_owned();
+    for name in [
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "documents_processed_total",
+        "processing_queue_size",
+        "embedding_generation_duration_seconds",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "{name} missing from:\n{text}"
+        );
+    }
+    assert!(
+        text.contains(r#"path="/api/documents/{id}",status="404""#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("path=\"/api/documents/0"),
+        "raw URLs must not become labels"
+    );
+}
