@@ -1,0 +1,198 @@
+//! Real services for the integration tests: PostgreSQL with pgvector and Redis, started through
+//! the project's own `local/services`, and the real `ragbase` binary on a free port.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+pub fn checkout() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Runs `local/services start` with extra environment and returns the URLs it printed.
+pub fn start_services(env: &[(&str, &str)], names: &[&str]) -> Urls {
+    let output = std::process::Command::new(checkout().join("local/services"))
+        .arg("start")
+        .args(names)
+        .envs(env.iter().copied())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("local/services runs");
+    assert!(output.status.success(), "local/services start failed");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let find = |key: &str| {
+        text.lines()
+            .map(|l| l.trim_start_matches("export "))
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim_matches(['\'', '"']).to_owned()))
+    };
+    Urls { database_url: find("DATABASE_URL="), redis_url: find("REDIS_URL=") }
+}
+
+pub fn stop_services(env: &[(&str, &str)], names: &[&str]) {
+    let status = std::process::Command::new(checkout().join("local/services"))
+        .arg("stop")
+        .args(names)
+        .envs(env.iter().copied())
+        .status()
+        .unwrap();
+    assert!(status.success(), "local/services stop failed");
+}
+
+#[derive(Debug, Clone)]
+pub struct Urls {
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+}
+
+/// The shared instances: the environment's when set (as the README's test command sets them),
+/// otherwise started here, so a bare `cargo test` works too.
+pub fn shared() -> (&'static str, &'static str) {
+    static URLS: OnceLock<(String, String)> = OnceLock::new();
+    let (db, redis) = URLS.get_or_init(|| match (std::env::var("DATABASE_URL"), std::env::var("REDIS_URL")) {
+        (Ok(db), Ok(redis)) => (db, redis),
+        _ => {
+            let urls = start_services(&[], &[]);
+            (urls.database_url.unwrap(), urls.redis_url.unwrap())
+        }
+    });
+    (db, redis)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A database of its own for one test, dropped afterwards.
+pub struct TestDb {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        Self::create_on(shared().0).await
+    }
+
+    pub async fn create_on(admin_url: &str) -> Self {
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(admin_url).await.expect("PostgreSQL reachable");
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        Self { url: format!("{base}/{name}"), admin_url: admin_url.to_owned(), name }
+    }
+
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs outside async code: use a small runtime of its own. Best effort: the
+        // private instance of a test may already be gone.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                    let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// Runs `ragbase <args>` to completion and returns (success, stdout + stderr).
+pub async fn run_ragbase(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(env!("CARGO_BIN_EXE_ragbase")).args(args).env_clear().envs(base_env(env)).output(),
+    )
+    .await
+    .expect("ragbase finished within a minute")
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+fn base_env<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![("LOG_FORMAT", "json"), ("LOG_LEVEL", "info"), ("PORT", "0")];
+    all.extend_from_slice(env);
+    all
+}
+
+/// A running `ragbase serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `ragbase <args>` and waits for its "listening" log line.
+    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ragbase"))
+            .args(args)
+            .env_clear()
+            .envs(base_env(env))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+                .await
+                .expect("server started within 30 s")
+                .unwrap()
+                .unwrap_or_else(|| panic!("server exited before listening: {:?}", logs.lock().unwrap()));
+            logs.lock().unwrap().push(line.clone());
+            let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if log["message"] == "ragbase listening" {
+                break log["addr"].as_str().unwrap().rsplit_once(':').unwrap().1.to_owned();
+            }
+        };
+        let sink = logs.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, base: format!("http://127.0.0.1:{port}"), logs }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+}
+
+/// Polls `probe` until it returns true or `limit` passes.
+pub async fn eventually<F: std::future::Future<Output = bool>>(limit: Duration, mut probe: impl FnMut() -> F) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if probe().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
