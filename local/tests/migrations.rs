@@ -13,16 +13,33 @@ async fn migrations_apply_from_empty_and_are_rerunnable() {
     assert!(ok, "{out}");
 
     let mut conn = db.connect().await;
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        ["_sqlx_migrations", "chunks", "document_files", "documents"]
+    );
+    let indexes: Vec<String> =
+        sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE tablename = 'chunks'")
             .fetch_all(&mut conn)
             .await
             .unwrap();
-    assert_eq!(tables, ["_sqlx_migrations", "chunks", "document_files", "documents"]);
-    let indexes: Vec<String> =
-        sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE tablename = 'chunks'").fetch_all(&mut conn).await.unwrap();
-    assert!(indexes.iter().any(|d| d.contains("USING hnsw (embedding vector_cosine_ops)")), "{indexes:?}");
-    assert!(indexes.iter().any(|d| d.contains("USING gin (search_vector)")), "{indexes:?}");
+    assert!(
+        indexes
+            .iter()
+            .any(|d| d.contains("USING hnsw (embedding vector_cosine_ops)")),
+        "{indexes:?}"
+    );
+    assert!(
+        indexes
+            .iter()
+            .any(|d| d.contains("USING gin (search_vector)")),
+        "{indexes:?}"
+    );
     let embedding_type: String = sqlx::query(
         "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'chunks'::regclass AND attname = 'embedding'",
     )
@@ -31,11 +48,17 @@ async fn migrations_apply_from_empty_and_are_rerunnable() {
     .unwrap()
     .get(0);
     assert_eq!(embedding_type, "vector(384)");
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
 
     let (ok, out) = run_ragbase(&["migrate"], &env).await;
     assert!(ok, "a second run must succeed: {out}");
-    let again: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
+    let again: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(applied, again);
 }
 
@@ -45,7 +68,10 @@ async fn serve_refuses_an_unmigrated_database_unless_asked_to_migrate() {
     let env = [("DATABASE_URL", db.url.as_str())];
     let (ok, out) = run_ragbase(&["serve"], &env).await;
     assert!(!ok);
-    assert!(out.contains("not migrated") && out.contains("ragbase migrate"), "{out}");
+    assert!(
+        out.contains("not migrated") && out.contains("ragbase migrate"),
+        "{out}"
+    );
 
     let server = Server::start(&["serve", "--migrate"], &env).await;
     let ready = reqwest::get(server.url("/ready")).await.unwrap();

@@ -7,7 +7,9 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
-use support::{Server, TestDb, eventually, free_port, run_ragbase, shared, start_services, stop_services};
+use support::{
+    Server, TestDb, eventually, free_port, run_ragbase, shared, start_services, stop_services,
+};
 use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpListener, sync::Mutex};
 
 async fn json_of(response: reqwest::Response) -> (u16, Value) {
@@ -32,11 +34,17 @@ async fn webhook_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
                 if let Some((head, body)) = text.split_once("\r\n\r\n") {
                     let length = head
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
                         .and_then(|v| v.parse::<usize>().ok())
                         .unwrap_or(0);
                     if body.len() >= length {
-                        sink.lock().await.push(serde_json::from_str(body).unwrap_or(Value::Null));
+                        sink.lock()
+                            .await
+                            .push(serde_json::from_str(body).unwrap_or(Value::Null));
                         break;
                     }
                 }
@@ -44,7 +52,9 @@ async fn webhook_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
                     break;
                 }
             }
-            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
         }
     });
     (url, received)
@@ -55,8 +65,13 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
     // A private PostgreSQL, so stopping it disturbs no other test.
     let dir = std::env::temp_dir().join(format!("ragbase-pg-{}", uuid::Uuid::new_v4().simple()));
     let port = free_port().to_string();
-    let private = [("RAGBASE_SERVICES_DIR", dir.to_str().unwrap()), ("PG_PORT", port.as_str())];
-    let database_url = start_services(&private, &["postgres"]).database_url.unwrap();
+    let private = [
+        ("RAGBASE_SERVICES_DIR", dir.to_str().unwrap()),
+        ("PG_PORT", port.as_str()),
+    ];
+    let database_url = start_services(&private, &["postgres"])
+        .database_url
+        .unwrap();
     let (_, redis_url) = shared();
     let (hook, alerts) = webhook_sink().await;
     let env = [
@@ -76,20 +91,49 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
 
     stop_services(&private, &["postgres"]);
     let (status, body) = ready().await;
-    assert_eq!((status, &body["status"]), (503, &json!("degraded")), "{body}");
+    assert_eq!(
+        (status, &body["status"]),
+        (503, &json!("degraded")),
+        "{body}"
+    );
     assert_eq!(body["checks"], json!({"database": false, "redis": true}));
 
-    let list = || client.get(server.url("/api/documents")).header("x-forwarded-for", "198.51.100.7").send();
+    let list = || {
+        client
+            .get(server.url("/api/documents"))
+            .header("x-forwarded-for", "198.51.100.7")
+            .send()
+    };
     for _ in 0..3 {
         let (status, body) = json_of(list().await.unwrap()).await;
-        assert_eq!((status, &body["error"]), (503, &json!("SERVICE_UNAVAILABLE")), "{body}");
+        assert_eq!(
+            (status, &body["error"]),
+            (503, &json!("SERVICE_UNAVAILABLE")),
+            "{body}"
+        );
     }
-    assert!(eventually(Duration::from_secs(10), || async { !alerts.lock().await.is_empty() }).await, "no alert");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !alerts.lock().await.is_empty()
+        })
+        .await,
+        "no alert"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let received = alerts.lock().await.clone();
-    assert_eq!(received.len(), 1, "one alert, not one per error: {received:?}");
+    assert_eq!(
+        received.len(),
+        1,
+        "one alert, not one per error: {received:?}"
+    );
     assert_eq!(received[0]["errorsInLastHour"], 3);
-    assert!(received[0]["lastError"].as_str().unwrap().contains("/api/documents"), "{received:?}");
+    assert!(
+        received[0]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("/api/documents"),
+        "{received:?}"
+    );
 
     start_services(&private, &["postgres"]);
     let back = eventually(Duration::from_secs(15), || async { ready().await.0 == 200 }).await;
@@ -103,14 +147,24 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
 async fn two_instances_share_one_rate_limit_exactly() {
     let db = TestDb::create().await;
     let (_, redis_url) = shared();
-    let env = [("DATABASE_URL", db.url.as_str()), ("REDIS_URL", redis_url), ("TRUST_PROXY", "true")];
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis_url),
+        ("TRUST_PROXY", "true"),
+    ];
     assert!(run_ragbase(&["migrate"], &env).await.0);
-    let servers = [Server::start(&["serve"], &env).await, Server::start(&["serve"], &env).await];
+    let servers = [
+        Server::start(&["serve"], &env).await,
+        Server::start(&["serve"], &env).await,
+    ];
     let client = reqwest::Client::new();
     // Each test uses its own client address, so tests sharing the Redis do not share counters.
     let client_ip = format!("203.0.113.{}", rand_octet());
     let hit = |i: usize, ip: String| {
-        client.get(servers[i % 2].url("/api/documents")).header("x-forwarded-for", ip).send()
+        client
+            .get(servers[i % 2].url("/api/documents"))
+            .header("x-forwarded-for", ip)
+            .send()
     };
 
     for i in 0..100 {
@@ -119,7 +173,11 @@ async fn two_instances_share_one_rate_limit_exactly() {
     }
     let response = hit(100, client_ip.clone()).await.unwrap();
     assert_eq!(response.status(), 429);
-    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after));
     assert_eq!(response.headers()["x-ratelimit-remaining"], "0");
     let body: Value = response.json().await.unwrap();
@@ -130,7 +188,9 @@ async fn two_instances_share_one_rate_limit_exactly() {
 
     // 150 requests at once across both instances: exactly 100 pass.
     let burst_ip = format!("198.18.0.{}", rand_octet());
-    let handles: Vec<_> = (0..150).map(|i| tokio::spawn(hit(i, burst_ip.clone()))).collect();
+    let handles: Vec<_> = (0..150)
+        .map(|i| tokio::spawn(hit(i, burst_ip.clone())))
+        .collect();
     let mut passed = 0;
     for handle in handles {
         if handle.await.unwrap().unwrap().status() == 200 {
@@ -153,7 +213,14 @@ async fn documents_are_listed_filtered_sorted_and_paged_from_postgres() {
     let rows = [
         ("a-report.pdf", "pdf", 300, "COMPLETED", true, "2026-01-01"),
         ("b_notes.md", "markdown", 100, "FAILED", true, "2026-01-02"),
-        ("c-report-draft.docx", "docx", 200, "COMPLETED", false, "2026-01-03"),
+        (
+            "c-report-draft.docx",
+            "docx",
+            200,
+            "COMPLETED",
+            false,
+            "2026-01-03",
+        ),
         ("d%odd.txt", "text", 50, "PENDING", true, "2026-01-04"),
     ];
     let mut ids = Vec::new();
@@ -178,33 +245,84 @@ async fn documents_are_listed_filtered_sorted_and_paged_from_postgres() {
     let server = Server::start(&["serve"], &env).await;
     let client = reqwest::Client::new();
     let list = |query: &str| {
-        let request = client.get(server.url(&format!("/api/documents{query}"))).header("x-api-key", "secret-key");
+        let request = client
+            .get(server.url(&format!("/api/documents{query}")))
+            .header("x-api-key", "secret-key");
         async move { json_of(request.send().await.unwrap()).await }
     };
     let names = |body: &Value| -> Vec<String> {
-        body["documents"].as_array().unwrap().iter().map(|d| d["filename"].as_str().unwrap().to_owned()).collect()
+        body["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["filename"].as_str().unwrap().to_owned())
+            .collect()
     };
 
     let (status, all) = list("").await;
     assert_eq!(status, 200);
-    assert_eq!(names(&all), ["d%odd.txt", "c-report-draft.docx", "b_notes.md", "a-report.pdf"]);
+    assert_eq!(
+        names(&all),
+        [
+            "d%odd.txt",
+            "c-report-draft.docx",
+            "b_notes.md",
+            "a-report.pdf"
+        ]
+    );
     assert_eq!(all["total"], 4);
-    assert_eq!(all["counts"], json!({"PENDING": 1, "PROCESSING": 0, "COMPLETED": 2, "FAILED": 1}));
+    assert_eq!(
+        all["counts"],
+        json!({"PENDING": 1, "PROCESSING": 0, "COMPLETED": 2, "FAILED": 1})
+    );
 
-    assert_eq!(names(&list("?status=COMPLETED&sortBy=fileSize&sortOrder=asc").await.1), ["c-report-draft.docx", "a-report.pdf"]);
-    assert_eq!(names(&list("?search=REPORT&isActive=true").await.1), ["a-report.pdf"]);
-    assert_eq!(names(&list("?search=%25").await.1), ["d%odd.txt"], "% is a literal, not a wildcard");
-    assert_eq!(names(&list("?search=_").await.1), ["b_notes.md"], "_ is a literal, not a wildcard");
+    assert_eq!(
+        names(
+            &list("?status=COMPLETED&sortBy=fileSize&sortOrder=asc")
+                .await
+                .1
+        ),
+        ["c-report-draft.docx", "a-report.pdf"]
+    );
+    assert_eq!(
+        names(&list("?search=REPORT&isActive=true").await.1),
+        ["a-report.pdf"]
+    );
+    assert_eq!(
+        names(&list("?search=%25").await.1),
+        ["d%odd.txt"],
+        "% is a literal, not a wildcard"
+    );
+    assert_eq!(
+        names(&list("?search=_").await.1),
+        ["b_notes.md"],
+        "_ is a literal, not a wildcard"
+    );
     let (_, page) = list("?sortBy=filename&sortOrder=asc&limit=2&offset=2").await;
-    assert_eq!((names(&page), &page["total"]), (vec!["c-report-draft.docx".to_owned(), "d%odd.txt".to_owned()], &json!(4)));
+    assert_eq!(
+        (names(&page), &page["total"]),
+        (
+            vec!["c-report-draft.docx".to_owned(), "d%odd.txt".to_owned()],
+            &json!(4)
+        )
+    );
 
-    let (status, one) =
-        json_of(client.get(server.url(&format!("/api/documents/{}", ids[1]))).header("x-api-key", "secret-key").send().await.unwrap())
-            .await;
+    let (status, one) = json_of(
+        client
+            .get(server.url(&format!("/api/documents/{}", ids[1])))
+            .header("x-api-key", "secret-key")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(one["filename"], "b_notes.md");
     assert_eq!(one["status"], "FAILED");
     assert_eq!(one["fileSize"], 100);
     assert_eq!(one["isActive"], true);
-    assert!(one["createdAt"].as_str().unwrap().starts_with("2026-01-02"), "{one}");
+    assert!(
+        one["createdAt"].as_str().unwrap().starts_with("2026-01-02"),
+        "{one}"
+    );
 }

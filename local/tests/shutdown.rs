@@ -7,7 +7,13 @@ use std::{process::Command, time::Duration};
 use support::{Server, TestDb, free_port, run_ragbase, start_services, stop_services};
 
 fn signal(signal: &str, pid: u32) {
-    assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[tokio::test]
@@ -16,29 +22,64 @@ async fn sigterm_during_a_slow_request_lets_it_finish() {
     // stalled backend in production, so one is slow and in flight when SIGTERM arrives.
     let dir = std::env::temp_dir().join(format!("ragbase-redis-{}", uuid::Uuid::new_v4().simple()));
     let port = free_port().to_string();
-    let private = [("RAGBASE_SERVICES_DIR", dir.to_str().unwrap()), ("REDIS_PORT", port.as_str())];
+    let private = [
+        ("RAGBASE_SERVICES_DIR", dir.to_str().unwrap()),
+        ("REDIS_PORT", port.as_str()),
+    ];
     let redis_url = start_services(&private, &["redis"]).redis_url.unwrap();
-    let redis_pid: u32 = std::fs::read_to_string(dir.join("redis/redis.pid")).unwrap().trim().parse().unwrap();
+    let redis_pid: u32 = std::fs::read_to_string(dir.join("redis/redis.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
 
     let db = TestDb::create().await;
-    let env = [("DATABASE_URL", db.url.as_str()), ("REDIS_URL", redis_url.as_str())];
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+    ];
     assert!(run_ragbase(&["migrate"], &env).await.0);
     let mut server = Server::start(&["serve"], &env).await;
     let client = reqwest::Client::new();
-    assert_eq!(client.get(server.url("/api/documents")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(server.url("/api/documents"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     signal("-STOP", redis_pid);
     let slow = tokio::spawn(client.get(server.url("/api/documents")).send());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!slow.is_finished(), "the request should be waiting on the frozen Redis");
+    assert!(
+        !slow.is_finished(),
+        "the request should be waiting on the frozen Redis"
+    );
     signal("-TERM", server.pid());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let refused = client.get(server.url("/health")).timeout(Duration::from_secs(2)).send().await;
+    let refused = client
+        .get(server.url("/health"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
     assert!(refused.is_err(), "no new connections after SIGTERM");
 
-    let response = slow.await.unwrap().expect("the in-flight request was answered");
-    assert_eq!(response.status(), 200, "the rate limiter lets requests through while Redis is unreachable");
-    let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait()).await.unwrap().unwrap();
+    let response = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!(
+        response.status(),
+        200,
+        "the rate limiter lets requests through while Redis is unreachable"
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(exit.success(), "{exit:?}");
     let logs = server.logs.lock().unwrap().join("\n");
     assert!(logs.contains("shutdown signal received"), "{logs}");

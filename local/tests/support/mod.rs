@@ -17,7 +17,10 @@ use tokio::{
 };
 
 pub fn checkout() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Runs `local/services start` with extra environment and returns the URLs it printed.
@@ -34,9 +37,15 @@ pub fn start_services(env: &[(&str, &str)], names: &[&str]) -> Urls {
     let find = |key: &str| {
         text.lines()
             .map(|l| l.trim_start_matches("export "))
-            .find_map(|l| l.strip_prefix(key).map(|v| v.trim_matches(['\'', '"']).to_owned()))
+            .find_map(|l| {
+                l.strip_prefix(key)
+                    .map(|v| v.trim_matches(['\'', '"']).to_owned())
+            })
     };
-    Urls { database_url: find("DATABASE_URL="), redis_url: find("REDIS_URL=") }
+    Urls {
+        database_url: find("DATABASE_URL="),
+        redis_url: find("REDIS_URL="),
+    }
 }
 
 pub fn stop_services(env: &[(&str, &str)], names: &[&str]) {
@@ -59,18 +68,25 @@ pub struct Urls {
 /// otherwise started here, so a bare `cargo test` works too.
 pub fn shared() -> (&'static str, &'static str) {
     static URLS: OnceLock<(String, String)> = OnceLock::new();
-    let (db, redis) = URLS.get_or_init(|| match (std::env::var("DATABASE_URL"), std::env::var("REDIS_URL")) {
-        (Ok(db), Ok(redis)) => (db, redis),
-        _ => {
-            let urls = start_services(&[], &[]);
-            (urls.database_url.unwrap(), urls.redis_url.unwrap())
-        }
-    });
+    let (db, redis) =
+        URLS.get_or_init(
+            || match (std::env::var("DATABASE_URL"), std::env::var("REDIS_URL")) {
+                (Ok(db), Ok(redis)) => (db, redis),
+                _ => {
+                    let urls = start_services(&[], &[]);
+                    (urls.database_url.unwrap(), urls.redis_url.unwrap())
+                }
+            },
+        );
     (db, redis)
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A database of its own for one test, dropped afterwards.
@@ -87,10 +103,19 @@ impl TestDb {
 
     pub async fn create_on(admin_url: &str) -> Self {
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(admin_url).await.expect("PostgreSQL reachable");
-        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+        let mut admin = PgConnection::connect(admin_url)
+            .await
+            .expect("PostgreSQL reachable");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
         let (base, _) = admin_url.rsplit_once('/').unwrap();
-        Self { url: format!("{base}/{name}"), admin_url: admin_url.to_owned(), name }
+        Self {
+            url: format!("{base}/{name}"),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
     }
 
     pub async fn connect(&self) -> PgConnection {
@@ -104,11 +129,19 @@ impl Drop for TestDb {
         // Drop runs outside async code: use a small runtime of its own. Best effort: the
         // private instance of a test may already be gone.
         let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                    let _ = admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
-                }
-            })
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                        let _ = admin
+                            .execute(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            )))
+                            .await;
+                    }
+                })
         })
         .join();
     }
@@ -118,12 +151,17 @@ impl Drop for TestDb {
 pub async fn run_ragbase(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let output = tokio::time::timeout(
         Duration::from_secs(60),
-        Command::new(env!("CARGO_BIN_EXE_ragbase")).args(args).env_clear().envs(base_env(env)).output(),
+        Command::new(env!("CARGO_BIN_EXE_ragbase"))
+            .args(args)
+            .env_clear()
+            .envs(base_env(env))
+            .output(),
     )
     .await
     .expect("ragbase finished within a minute")
     .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
 }
 
@@ -160,11 +198,19 @@ impl Server {
                 .await
                 .expect("server started within 30 s")
                 .unwrap()
-                .unwrap_or_else(|| panic!("server exited before listening: {:?}", logs.lock().unwrap()));
+                .unwrap_or_else(|| {
+                    panic!("server exited before listening: {:?}", logs.lock().unwrap())
+                });
             logs.lock().unwrap().push(line.clone());
             let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
             if log["message"] == "ragbase listening" {
-                break log["addr"].as_str().unwrap().rsplit_once(':').unwrap().1.to_owned();
+                break log["addr"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit_once(':')
+                    .unwrap()
+                    .1
+                    .to_owned();
             }
         };
         let sink = logs.clone();
@@ -173,7 +219,11 @@ impl Server {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self { child, base: format!("http://127.0.0.1:{port}"), logs }
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            logs,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -186,7 +236,10 @@ impl Server {
 }
 
 /// Polls `probe` until it returns true or `limit` passes.
-pub async fn eventually<F: std::future::Future<Output = bool>>(limit: Duration, mut probe: impl FnMut() -> F) -> bool {
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut probe: impl FnMut() -> F,
+) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if probe().await {

@@ -27,7 +27,8 @@ pub async fn live() -> Json<Value> {
 /// Asks every configured backend at once; 503 and `degraded` when any of them fails.
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let mut checks = JoinSet::new();
-    for check in state.readiness.iter().cloned() {
+    for check in state.readiness.iter() {
+        let check = check.clone();
         checks.spawn(async move {
             let outcome = tokio::time::timeout(CHECK_TIMEOUT, check.check()).await;
             let healthy = match outcome {
