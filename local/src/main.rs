@@ -1,5 +1,7 @@
 //! `ragbase`: the long-running server and its operational commands.
 
+use std::process::ExitCode;
+
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use ragbase::{config::Config, http, telemetry, wiring::Backends};
@@ -28,8 +30,19 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line an operator can act on, not a backtrace.
+            eprintln!("ragbase: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     telemetry::init_logging(&config);
     match cli.command.unwrap_or(Command::Serve { migrate: false }) {

@@ -52,7 +52,9 @@ const EMBEDDING_BUCKETS: &[f64] = &[
 
 /// Installs the JSON (or pretty) log subscriber. Safe to call more than once.
 pub fn init_logging(config: &Config) {
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // PostgreSQL's NOTICEs ("extension already exists, skipping") are not news to an operator.
+    let directives = format!("{},sqlx::postgres::notice=warn", config.log_level);
+    let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout);
@@ -60,7 +62,8 @@ pub fn init_logging(config: &Config) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
