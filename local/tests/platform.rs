@@ -63,19 +63,11 @@ async fn webhook_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
 #[tokio::test]
 async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
     // A private PostgreSQL, so stopping it disturbs no other test.
-    let dir = std::env::temp_dir().join(format!("ragbase-pg-{}", uuid::Uuid::new_v4().simple()));
-    let port = free_port().to_string();
-    let private = [
-        ("RAGBASE_SERVICES_DIR", dir.to_str().unwrap()),
-        ("PG_PORT", port.as_str()),
-    ];
-    let database_url = start_services(&private, &["postgres"])
-        .database_url
-        .unwrap();
+    let postgres = PrivateService::start("postgres");
     let (_, redis_url) = shared();
     let (hook, alerts) = webhook_sink().await;
     let env = [
-        ("DATABASE_URL", database_url.as_str()),
+        ("DATABASE_URL", postgres.url.as_str()),
         ("REDIS_URL", redis_url),
         ("ALERT_WEBHOOK_URL", hook.as_str()),
         ("ALERT_THRESHOLD", "2"),
@@ -89,7 +81,7 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["checks"], json!({"database": true, "redis": true}));
 
-    stop_services(&private, &["postgres"]);
+    postgres.stop();
     let (status, body) = ready().await;
     assert_eq!(
         (status, &body["status"]),
@@ -135,12 +127,10 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
         "{received:?}"
     );
 
-    start_services(&private, &["postgres"]);
+    postgres.start_again();
     let back = eventually(Duration::from_secs(15), || async { ready().await.0 == 200 }).await;
     assert!(back, "/ready did not recover without a restart");
     assert_eq!(json_of(list().await.unwrap()).await.0, 200);
-    stop_services(&private, &["postgres"]);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]

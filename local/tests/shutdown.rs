@@ -4,7 +4,7 @@ mod support;
 
 use std::{process::Command, time::Duration};
 
-use support::{Server, TestDb, free_port, run_ragbase, start_services, stop_services};
+use support::{PrivateService, Server, TestDb, run_ragbase};
 
 fn signal(signal: &str, pid: u32) {
     assert!(
@@ -20,14 +20,8 @@ fn signal(signal: &str, pid: u32) {
 async fn sigterm_during_a_slow_request_lets_it_finish() {
     // A private Redis that the test freezes (SIGSTOP): requests wait on it, as they would on a
     // stalled backend in production, so one is slow and in flight when SIGTERM arrives.
-    let dir = std::env::temp_dir().join(format!("ragbase-redis-{}", uuid::Uuid::new_v4().simple()));
-    let port = free_port().to_string();
-    let private = [
-        ("RAGBASE_SERVICES_DIR", dir.to_str().unwrap()),
-        ("REDIS_PORT", port.as_str()),
-    ];
-    let redis_url = start_services(&private, &["redis"]).redis_url.unwrap();
-    let redis_pid: u32 = std::fs::read_to_string(dir.join("redis/redis.pid"))
+    let redis = PrivateService::start("redis");
+    let redis_pid: u32 = std::fs::read_to_string(redis.dir.join("redis/redis.pid"))
         .unwrap()
         .trim()
         .parse()
@@ -36,7 +30,7 @@ async fn sigterm_during_a_slow_request_lets_it_finish() {
     let db = TestDb::create().await;
     let env = [
         ("DATABASE_URL", db.url.as_str()),
-        ("REDIS_URL", redis_url.as_str()),
+        ("REDIS_URL", redis.url.as_str()),
     ];
     assert!(run_ragbase(&["migrate"], &env).await.0);
     let mut server = Server::start(&["serve"], &env).await;
@@ -85,6 +79,4 @@ async fn sigterm_during_a_slow_request_lets_it_finish() {
     assert!(logs.contains("shutdown signal received"), "{logs}");
 
     signal("-CONT", redis_pid);
-    stop_services(&private, &["redis"]);
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -81,6 +81,45 @@ pub fn shared() -> (&'static str, &'static str) {
     (db, redis)
 }
 
+/// A PostgreSQL or Redis of one test's own, in a temporary folder, so the test may stop or
+/// freeze it without disturbing the others. Stopped and removed when dropped.
+pub struct PrivateService {
+    pub name: &'static str,
+    pub dir: PathBuf,
+    pub url: String,
+    port: String,
+}
+
+impl PrivateService {
+    pub fn start(name: &'static str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ragbase-{name}-{}", uuid::Uuid::new_v4().simple()));
+        let mut service = Self { name, dir, url: String::new(), port: free_port().to_string() };
+        let urls = service.start_again();
+        service.url = urls.database_url.or(urls.redis_url).unwrap();
+        service
+    }
+
+    pub fn start_again(&self) -> Urls {
+        start_services(&self.env(), &[self.name])
+    }
+
+    pub fn stop(&self) {
+        stop_services(&self.env(), &[self.name]);
+    }
+
+    fn env(&self) -> [(&str, &str); 2] {
+        let port_var = if self.name == "postgres" { "PG_PORT" } else { "REDIS_PORT" };
+        [("RAGBASE_SERVICES_DIR", self.dir.to_str().unwrap()), (port_var, &self.port)]
+    }
+}
+
+impl Drop for PrivateService {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
