@@ -92,8 +92,14 @@ pub struct PrivateService {
 
 impl PrivateService {
     pub fn start(name: &'static str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ragbase-{name}-{}", uuid::Uuid::new_v4().simple()));
-        let mut service = Self { name, dir, url: String::new(), port: free_port().to_string() };
+        let dir =
+            std::env::temp_dir().join(format!("ragbase-{name}-{}", uuid::Uuid::new_v4().simple()));
+        let mut service = Self {
+            name,
+            dir,
+            url: String::new(),
+            port: free_port().to_string(),
+        };
         let urls = service.start_again();
         service.url = urls.database_url.or(urls.redis_url).unwrap();
         service
@@ -108,8 +114,15 @@ impl PrivateService {
     }
 
     fn env(&self) -> [(&str, &str); 2] {
-        let port_var = if self.name == "postgres" { "PG_PORT" } else { "REDIS_PORT" };
-        [("RAGBASE_SERVICES_DIR", self.dir.to_str().unwrap()), (port_var, &self.port)]
+        let port_var = if self.name == "postgres" {
+            "PG_PORT"
+        } else {
+            "REDIS_PORT"
+        };
+        [
+            ("RAGBASE_SERVICES_DIR", self.dir.to_str().unwrap()),
+            (port_var, &self.port),
+        ]
     }
 }
 
