@@ -7,9 +7,7 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
-use support::{
-    Server, TestDb, eventually, free_port, run_ragbase, shared, start_services, stop_services,
-};
+use support::{PrivateService, Server, TestDb, eventually, run_ragbase, shared};
 use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpListener, sync::Mutex};
 
 async fn json_of(response: reqwest::Response) -> (u16, Value) {
