@@ -77,7 +77,10 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
 
     let (status, body) = ready().await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["checks"], json!({"database": true, "redis": true}));
+    assert_eq!(
+        body["checks"],
+        json!({"database": true, "redis": true, "queue": true})
+    );
 
     postgres.stop();
     let (status, body) = ready().await;
@@ -86,7 +89,10 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
         (503, &json!("degraded")),
         "{body}"
     );
-    assert_eq!(body["checks"], json!({"database": false, "redis": true}));
+    assert_eq!(
+        body["checks"],
+        json!({"database": false, "redis": true, "queue": true})
+    );
 
     let list = || {
         client
@@ -142,8 +148,8 @@ async fn two_instances_share_one_rate_limit_exactly() {
     ];
     assert!(run_ragbase(&["migrate"], &env).await.0);
     let servers = [
-        Server::start(&["serve"], &env).await,
-        Server::start(&["serve"], &env).await,
+        Server::start(&["serve", "--no-worker"], &env).await,
+        Server::start(&["serve", "--no-worker"], &env).await,
     ];
     let client = reqwest::Client::new();
     // Each test uses its own client address, so tests sharing the Redis do not share counters.
@@ -230,7 +236,7 @@ async fn documents_are_listed_filtered_sorted_and_paged_from_postgres() {
         .unwrap();
         ids.push(id);
     }
-    let server = Server::start(&["serve"], &env).await;
+    let server = Server::start(&["serve", "--no-worker"], &env).await;
     let client = reqwest::Client::new();
     let list = |query: &str| {
         let request = client

@@ -33,7 +33,7 @@ async fn sigterm_during_a_slow_request_lets_it_finish() {
         ("REDIS_URL", redis.url.as_str()),
     ];
     assert!(run_ragbase(&["migrate"], &env).await.0);
-    let mut server = Server::start(&["serve"], &env).await;
+    let mut server = Server::start(&["serve", "--no-worker"], &env).await;
     let client = reqwest::Client::new();
     assert_eq!(
         client

@@ -40,6 +40,14 @@ pub struct Config {
     pub log_format: LogFormat,
     pub alert_webhook_url: Option<reqwest::Url>,
     pub alert_threshold: u32,
+    pub embedding_model_dir: std::path::PathBuf,
+    /// Batches embedded at once (tract runs one inference per core).
+    pub embedding_threads: usize,
+    /// A job not heard from for this long is delivered to another worker.
+    pub queue_lease: Duration,
+    /// Redis key of the job stream; deployments (or tests) sharing one Redis each use their own.
+    pub queue_name: String,
+    pub conversion_timeout: Duration,
 }
 
 impl Config {
@@ -65,6 +73,7 @@ impl Config {
             }
         };
 
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
         let port = parse("PORT", 3000, 0)?;
         let port = u16::try_from(port)
             .map_err(|_| invalid("PORT", &port.to_string(), "a port number (0–65535)"))?;
@@ -134,6 +143,13 @@ impl Config {
             alert_webhook_url,
             alert_threshold: u32::try_from(parse("ALERT_THRESHOLD", 10, 1)?)
                 .map_err(|_| invalid("ALERT_THRESHOLD", "…", "at most 4294967295"))?,
+            embedding_model_dir: var("EMBEDDING_MODEL_DIR")
+                .unwrap_or_else(|| "models/all-MiniLM-L6-v2".into())
+                .into(),
+            embedding_threads: parse("EMBEDDING_THREADS", cores, 1)? as usize,
+            queue_lease: Duration::from_millis(parse("QUEUE_LEASE_MS", 30_000, 1_000)?),
+            queue_name: var("QUEUE_NAME").unwrap_or_else(|| "ragbase:jobs".into()),
+            conversion_timeout: Duration::from_secs(parse("CONVERSION_TIMEOUT_SECS", 120, 1)?),
         })
     }
 }
@@ -218,6 +234,9 @@ mod tests {
             ("CORS_ORIGIN", "example.com"),
             ("ALERT_WEBHOOK_URL", "ftp://x"),
             ("ALERT_THRESHOLD", "0"),
+            ("EMBEDDING_THREADS", "0"),
+            ("QUEUE_LEASE_MS", "10"),
+            ("CONVERSION_TIMEOUT_SECS", "soon"),
             ("DATABASE_URL", "not a url"),
         ] {
             let message = error_of(&[(name, value)]);

@@ -22,6 +22,20 @@ pub enum Error {
     InvalidId(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("No file was uploaded: send one multipart part named `file`")]
+    NoFile,
+    #[error("{0}")]
+    InvalidFormat(String),
+    #[error("Invalid filename: {0}")]
+    InvalidFilename(String),
+    #[error("This file was already uploaded")]
+    Duplicate { existing_id: uuid::Uuid },
+    #[error("{0}")]
+    NotReady(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    InvalidStatus(String),
     #[error("Method not allowed")]
     MethodNotAllowed,
     #[error("Request body exceeds the {limit_mb} MB limit")]
@@ -53,6 +67,13 @@ impl Error {
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::InvalidId(_) => "INVALID_ID",
             Self::NotFound(_) => "NOT_FOUND",
+            Self::NoFile => "NO_FILE",
+            Self::InvalidFormat(_) => "INVALID_FORMAT",
+            Self::InvalidFilename(_) => "INVALID_FILENAME",
+            Self::Duplicate { .. } => "DUPLICATE_FILE",
+            Self::NotReady(_) => "NOT_READY",
+            Self::Conflict(_) => "CONFLICT",
+            Self::InvalidStatus(_) => "INVALID_STATUS",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PayloadTooLarge { .. } => "FILE_TOO_LARGE",
             Self::Backend { .. } => "SERVICE_UNAVAILABLE",

@@ -3,11 +3,13 @@
 pub mod adapters;
 pub mod alerts;
 pub mod config;
+pub mod convert;
 pub mod domain;
 mod error;
 pub mod http;
 pub mod ports;
 pub mod telemetry;
 pub mod wiring;
+pub mod worker;
 
 pub use error::Error;

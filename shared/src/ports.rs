@@ -8,7 +8,11 @@ use uuid::Uuid;
 
 use crate::{
     Error,
-    domain::documents::{Document, DocumentPage, DocumentQuery},
+    domain::{
+        chunking::Chunk,
+        documents::{Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument},
+        failure::Failure,
+    },
 };
 
 /// Documents, their bytes and chunks.
@@ -16,6 +20,29 @@ use crate::{
 pub trait Store: Send + Sync {
     async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error>;
     async fn document(&self, id: Uuid) -> Result<Option<Document>, Error>;
+    /// Stores a new PENDING document with its bytes; `Error::Duplicate` when its content is known.
+    async fn create_document(&self, new: NewDocument) -> Result<Document, Error>;
+    /// The uploaded bytes.
+    async fn document_file(&self, id: Uuid) -> Result<Option<Vec<u8>>, Error>;
+    /// Marks a PENDING (or abandoned PROCESSING) document PROCESSING; `None` when it is gone or done.
+    async fn begin_processing(&self, id: Uuid) -> Result<Option<Document>, Error>;
+    /// Replaces the document's chunks and marks it COMPLETED, in one transaction.
+    /// `false` when the document was deleted meanwhile.
+    async fn finish_processing(
+        &self,
+        id: Uuid,
+        markdown: &str,
+        chunks: &[(Chunk, Vec<f32>)],
+    ) -> Result<bool, Error>;
+    /// Records a failed attempt: FAILED when `last`, otherwise PENDING for the next attempt.
+    async fn fail_processing(&self, id: Uuid, failure: &Failure, last: bool) -> Result<(), Error>;
+    /// Deletes a document with its bytes and chunks; `Error::Conflict` while it is PROCESSING.
+    async fn delete_document(&self, id: Uuid) -> Result<(), Error>;
+    /// FAILED → PENDING; `Error::InvalidStatus` otherwise.
+    async fn retry_document(&self, id: Uuid) -> Result<Document, Error>;
+    async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error>;
+    /// The processed Markdown and chunks; `Error::NotReady` until COMPLETED.
+    async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error>;
 }
 
 /// One client's standing in its current rate-limit window, after counting a request.
@@ -38,4 +65,52 @@ pub trait ReadinessCheck: Send + Sync {
     /// The key under `checks` in the `/ready` body.
     fn name(&self) -> &'static str;
     async fn check(&self) -> Result<(), Error>;
+}
+
+/// Turns text into unit-length vectors. CPU-bound and blocking: call it from a blocking thread.
+pub trait Embedder: Send + Sync {
+    /// Length of every vector.
+    fn dimensions(&self) -> usize;
+    /// The most tokens one input may have (special tokens included); longer inputs are truncated.
+    fn max_tokens(&self) -> usize;
+    /// Tokens the model sees for `text`, special tokens included.
+    fn count_tokens(&self, text: &str) -> usize;
+    /// One vector per text, in order.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error>;
+}
+
+/// One delivery of a processing job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub document_id: Uuid,
+    /// 1 for the first try; a crash or a retry counts as an attempt.
+    pub attempt: u32,
+    /// The queue's handle for acknowledging this delivery.
+    pub receipt: String,
+}
+
+/// Jobs in each state, for `processing_queue_size{status}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueSizes {
+    pub waiting: u64,
+    pub active: u64,
+    pub delayed: u64,
+    pub failed: u64,
+}
+
+/// At-least-once delivery of document ids to workers. A delivery that is neither completed,
+/// retried nor dead-lettered within its lease (its worker died) is delivered again.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn enqueue(&self, document_id: Uuid) -> Result<(), Error>;
+    /// The next job, waiting up to `wait` for one.
+    async fn next(&self, wait: Duration) -> Result<Option<Job>, Error>;
+    /// Renews the lease of a job still being worked on.
+    async fn keep_alive(&self, job: &Job) -> Result<(), Error>;
+    async fn complete(&self, job: &Job) -> Result<(), Error>;
+    /// Puts the job back as its next attempt after `delay`.
+    async fn retry_later(&self, job: &Job, delay: Duration) -> Result<(), Error>;
+    /// Gives up on the job, keeping it (and why) in the dead-letter list.
+    async fn dead_letter(&self, job: &Job, reason: &str) -> Result<(), Error>;
+    async fn sizes(&self) -> Result<QueueSizes, Error>;
 }

@@ -1,51 +1,86 @@
 //! Chooses and connects the adapters the configuration asks for.
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use crate::{
     Error,
-    adapters::{memory_rate_limiter::MemoryRateLimiter, postgres::PgStore, redis::Redis},
+    adapters::{
+        onnx_embedder::OnnxEmbedder, postgres::PgStore, redis::Redis, redis_queue::RedisQueue,
+    },
     config::Config,
+    convert::sandbox::Sandbox,
     http::AppState,
     ports::{RateLimiter, ReadinessCheck},
+    worker::Worker,
 };
 
 pub struct Backends {
     pub postgres: PgStore,
-    pub redis: Option<Redis>,
+    pub redis: Redis,
+    pub queue: Arc<RedisQueue>,
 }
 
 impl Backends {
     pub async fn connect(config: &Config) -> Result<Self, Error> {
-        let database_url = config.database_url.as_deref().ok_or_else(|| {
-            Error::Config("DATABASE_URL is not set: point it at PostgreSQL with pgvector".into())
-        })?;
+        let required = |name: &str, what: &str| {
+            Error::Config(format!("{name} is not set: point it at {what}"))
+        };
+        let database_url = config
+            .database_url
+            .as_deref()
+            .ok_or_else(|| required("DATABASE_URL", "PostgreSQL with pgvector"))?;
+        let redis_url = config
+            .redis_url
+            .as_deref()
+            .ok_or_else(|| required("REDIS_URL", "Redis (the job queue)"))?;
         let postgres = PgStore::connect(database_url)?;
-        let redis =
-            match &config.redis_url {
-                Some(url) => Some(Redis::connect(url).await.map_err(|e| {
-                    Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"))
-                })?),
-                None => None,
-            };
-        Ok(Self { postgres, redis })
+        let unreachable =
+            |e: Error| Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"));
+        let redis = Redis::connect(redis_url).await.map_err(unreachable)?;
+        let queue = Arc::new(
+            RedisQueue::connect(redis_url, &config.queue_name, config.queue_lease)
+                .await
+                .map_err(unreachable)?,
+        );
+        Ok(Self {
+            postgres,
+            redis,
+            queue,
+        })
     }
 
-    /// The HTTP state over these backends: rate limits in Redis when there is one, in memory otherwise.
+    /// The HTTP state over these backends; rate-limit counters live in Redis, shared by every instance.
     pub fn app_state(&self, config: Config) -> AppState {
-        let mut readiness: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(self.postgres.clone())];
-        let rate_limiter: Arc<dyn RateLimiter> = match &self.redis {
-            Some(redis) => {
-                readiness.push(Arc::new(redis.clone()));
-                Arc::new(redis.rate_limiter(config.rate_limit_window))
-            }
-            None => Arc::new(MemoryRateLimiter::new(config.rate_limit_window)),
-        };
+        let readiness: Vec<Arc<dyn ReadinessCheck>> = vec![
+            Arc::new(self.postgres.clone()),
+            Arc::new(self.redis.clone()),
+            self.queue.clone(),
+        ];
+        let rate_limiter: Arc<dyn RateLimiter> =
+            Arc::new(self.redis.rate_limiter(config.rate_limit_window));
         AppState::new(
             config,
             Arc::new(self.postgres.clone()),
+            self.queue.clone(),
             rate_limiter,
             readiness,
         )
+    }
+
+    /// A worker over these backends. Loads the model (once per process) and converts in children
+    /// started as `converter` (this executable's `convert` command).
+    pub fn worker(
+        &self,
+        config: &Config,
+        converter: (PathBuf, Vec<String>),
+    ) -> Result<Worker, Error> {
+        let embedder = OnnxEmbedder::load(&config.embedding_model_dir, config.embedding_threads)?;
+        Ok(Worker {
+            store: Arc::new(self.postgres.clone()),
+            queue: self.queue.clone(),
+            embedder: Arc::new(embedder),
+            sandbox: Sandbox::new(converter.0, converter.1, config.conversion_timeout),
+            lease: config.queue_lease,
+        })
     }
 }

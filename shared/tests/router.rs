@@ -16,9 +16,16 @@ use ragbase::{
     Error,
     adapters::memory_rate_limiter::MemoryRateLimiter,
     config::Config,
-    domain::documents::{DocumentPage, DocumentQuery, StatusCounts},
+    domain::{
+        chunking::Chunk,
+        documents::{
+            Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument, StatusCounts,
+        },
+        failure::Failure,
+        formats::Format,
+    },
     http::{AppState, router},
-    ports::{ReadinessCheck, Store},
+    ports::{Job, Queue, QueueSizes, ReadinessCheck, Store},
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -28,6 +35,7 @@ use uuid::Uuid;
 #[derive(Default)]
 struct EmptyStore {
     last_query: Mutex<Option<DocumentQuery>>,
+    created: Mutex<Option<NewDocument>>,
 }
 
 #[async_trait]
@@ -41,11 +49,89 @@ impl Store for EmptyStore {
         })
     }
 
-    async fn document(
+    async fn document(&self, _id: Uuid) -> Result<Option<Document>, Error> {
+        Ok(None)
+    }
+
+    async fn create_document(&self, new: NewDocument) -> Result<Document, Error> {
+        *self.created.lock().unwrap() = Some(new);
+        Err(Error::Internal("this stand-in stores nothing".into()))
+    }
+
+    async fn document_file(&self, _id: Uuid) -> Result<Option<Vec<u8>>, Error> {
+        Ok(None)
+    }
+
+    async fn begin_processing(&self, _id: Uuid) -> Result<Option<Document>, Error> {
+        Ok(None)
+    }
+
+    async fn finish_processing(
         &self,
         _id: Uuid,
-    ) -> Result<Option<ragbase::domain::documents::Document>, Error> {
+        _md: &str,
+        _chunks: &[(Chunk, Vec<f32>)],
+    ) -> Result<bool, Error> {
+        Ok(false)
+    }
+
+    async fn fail_processing(
+        &self,
+        _id: Uuid,
+        _failure: &Failure,
+        _last: bool,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn delete_document(&self, _id: Uuid) -> Result<(), Error> {
+        Err(Error::NotFound("Document not found".into()))
+    }
+
+    async fn retry_document(&self, _id: Uuid) -> Result<Document, Error> {
+        Err(Error::NotFound("Document not found".into()))
+    }
+
+    async fn set_availability(&self, _id: Uuid, _active: bool) -> Result<Document, Error> {
+        Err(Error::NotFound("Document not found".into()))
+    }
+
+    async fn document_content(&self, _id: Uuid) -> Result<DocumentContent, Error> {
+        Err(Error::NotFound("Document not found".into()))
+    }
+}
+
+/// A queue that holds nothing: these tests never get as far as processing.
+struct IdleQueue;
+
+#[async_trait]
+impl Queue for IdleQueue {
+    async fn enqueue(&self, _id: Uuid) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn next(&self, _wait: std::time::Duration) -> Result<Option<Job>, Error> {
         Ok(None)
+    }
+
+    async fn keep_alive(&self, _job: &Job) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn complete(&self, _job: &Job) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn retry_later(&self, _job: &Job, _delay: std::time::Duration) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn dead_letter(&self, _job: &Job, _reason: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn sizes(&self) -> Result<QueueSizes, Error> {
+        Ok(QueueSizes::default())
     }
 }
 
@@ -78,7 +164,7 @@ fn app_with(
     .unwrap();
     let store = Arc::new(EmptyStore::default());
     let limiter = Arc::new(MemoryRateLimiter::new(config.rate_limit_window));
-    let state = AppState::new(config, store.clone(), limiter, checks);
+    let state = AppState::new(config, store.clone(), Arc::new(IdleQueue), limiter, checks);
     (
         router(state).layer(MockConnectInfo(std::net::SocketAddr::from((
             [127, 0, 0, 1],
@@ -355,5 +441,90 @@ async fn metrics_expose_the_contract_names_and_count_requests_by_route_pattern()
     assert!(
         !text.contains("path=\"/api/documents/0"),
         "raw URLs must not become labels"
+    );
+}
+
+fn upload(filename: &str, bytes: &[u8]) -> Request<Body> {
+    let mut body = format!(
+        "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(b"\r\n--XYZ--\r\n");
+    Request::post("/api/documents")
+        .header("x-api-key", "k1")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn uploads_are_checked_before_anything_is_stored() {
+    let (app, store) = app_with(&[("API_KEY", "k1"), ("MAX_FILE_SIZE_MB", "1")], vec![]);
+    let code = |r: (StatusCode, axum::http::HeaderMap, Value)| {
+        (r.0, r.2["error"].as_str().unwrap_or("").to_owned())
+    };
+
+    let no_file = Request::post("/api/documents")
+        .header("x-api-key", "k1")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
+        .body(Body::from(
+            "--XYZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XYZ--\r\n",
+        ))
+        .unwrap();
+    assert_eq!(
+        code(send(&app, no_file).await),
+        (StatusCode::BAD_REQUEST, "NO_FILE".into())
+    );
+    assert_eq!(
+        code(send(&app, upload("../etc/passwd", b"x")).await),
+        (StatusCode::BAD_REQUEST, "INVALID_FILENAME".into())
+    );
+    assert_eq!(
+        code(send(&app, upload("photo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")).await),
+        (StatusCode::BAD_REQUEST, "INVALID_FORMAT".into())
+    );
+    let (status, _, body) = send(&app, upload("big.txt", &vec![b'a'; 1024 * 1024 + 1])).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::PAYLOAD_TOO_LARGE, &json!("FILE_TOO_LARGE"))
+    );
+    assert_eq!(body["message"], "Request body exceeds the 1 MB limit");
+    assert!(
+        store.created.lock().unwrap().is_none(),
+        "nothing reached the store"
+    );
+
+    // A PDF named .docx is taken for what it is.
+    send(&app, upload("really-a-pdf.docx", b"%PDF-1.4 ...")).await;
+    let created = store.created.lock().unwrap().take().unwrap();
+    assert_eq!(
+        (created.filename.as_str(), created.format),
+        ("really-a-pdf.docx", Format::Pdf)
+    );
+}
+
+#[tokio::test]
+async fn availability_needs_a_boolean_body() {
+    let app = app();
+    let patch = |body: &str| {
+        Request::patch(format!("/api/documents/{}/availability", Uuid::new_v4()))
+            .header("x-api-key", "k1")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    for bad in ["{", "{\"isActive\": \"yes\"}", "{}"] {
+        let (status, _, body) = send(&app, patch(bad)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR")),
+            "{bad}"
+        );
+    }
+    let (status, _, body) = send(&app, patch("{\"isActive\": false}")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
     );
 }

@@ -217,10 +217,47 @@ pub async fn run_ragbase(args: &[&str], env: &[(&str, &str)]) -> (bool, String) 
     (output.status.success(), text)
 }
 
-fn base_env<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut all = vec![("LOG_FORMAT", "json"), ("LOG_LEVEL", "info"), ("PORT", "0")];
-    all.extend_from_slice(env);
+/// Every process gets the shared Redis, the model, and a queue of its own unless the test says
+/// otherwise (tests pass the same `QUEUE_NAME` to a server and its workers).
+fn base_env(env: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = [
+        ("LOG_FORMAT", "json"),
+        ("LOG_LEVEL", "info"),
+        ("PORT", "0"),
+        ("REDIS_URL", shared().1),
+        ("EMBEDDING_MODEL_DIR", model_dir()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    all.push((
+        "QUEUE_NAME".into(),
+        format!("test:{}", uuid::Uuid::new_v4().simple()),
+    ));
+    all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     all
+}
+
+/// The model folder: `EMBEDDING_MODEL_DIR`, or what `local/fetch-model` provides (fetching it once).
+pub fn model_dir() -> &'static str {
+    static DIR: OnceLock<String> = OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var("EMBEDDING_MODEL_DIR").unwrap_or_else(|_| {
+            let out = std::process::Command::new(checkout().join("local/fetch-model"))
+                .output()
+                .expect("fetch-model runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .trim()
+                .trim_start_matches("export EMBEDDING_MODEL_DIR=")
+                .to_owned()
+        })
+    })
 }
 
 /// A running `ragbase serve`, killed when dropped.

@@ -41,6 +41,11 @@ impl Redis {
         Ok(Self { connection })
     }
 
+    /// A handle on the shared, self-reconnecting connection.
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
     pub fn rate_limiter(&self, window: Duration) -> RedisRateLimiter {
         RedisRateLimiter {
             redis: self.clone(),

@@ -50,6 +50,7 @@ pub struct Document {
     pub is_active: bool,
     pub retry_count: i32,
     pub fail_reason: Option<String>,
+    pub fail_message: Option<String>,
     pub chunk_count: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -182,6 +183,45 @@ pub struct DocumentPage {
     /// Documents matching the filters, ignoring limit and offset.
     pub total: i64,
     pub counts: StatusCounts,
+}
+
+/// An accepted upload, before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub id: Uuid,
+    pub filename: String,
+    pub format: super::formats::Format,
+    pub content_hash: [u8; 32],
+    pub bytes: Vec<u8>,
+}
+
+/// Where a chunk came from, as clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkMetadata {
+    pub page: Option<i32>,
+    pub heading: Option<String>,
+    pub breadcrumbs: Vec<String>,
+    pub char_start: i32,
+    pub char_end: i32,
+    pub chunk_index: i32,
+    pub token_count: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredChunk {
+    pub id: Uuid,
+    pub index: i32,
+    pub content: String,
+    pub metadata: ChunkMetadata,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentContent {
+    pub document: Document,
+    pub processed_content: String,
+    pub chunks: Vec<StoredChunk>,
 }
 
 /// Document ids are UUIDs; anything else is a client error, not a miss.

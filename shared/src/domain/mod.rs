@@ -1,6 +1,14 @@
 //! Domain types and rules: no HTTP, database or runtime types here.
 
+pub mod blocks;
+pub mod chunking;
 pub mod documents;
+pub mod failure;
+pub mod filename;
+pub mod formats;
+pub mod pipeline;
+pub mod quality;
+pub mod text;
 
 use sha2::{Digest, Sha256};
 

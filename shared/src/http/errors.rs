@@ -16,7 +16,13 @@ impl Error {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Validation(_) | Self::InvalidId(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_)
+            | Self::InvalidId(_)
+            | Self::NoFile
+            | Self::InvalidFormat(_)
+            | Self::InvalidFilename(_)
+            | Self::InvalidStatus(_) => StatusCode::BAD_REQUEST,
+            Self::Duplicate { .. } | Self::NotReady(_) | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -11,9 +11,10 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration, time::Inst
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::{HeaderName, Method, header},
     middleware::{from_fn_with_state, map_response_with_state},
-    routing::get,
+    routing::{get, patch, post},
 };
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -29,7 +30,7 @@ use crate::{
     Error,
     alerts::Alerts,
     config::Config,
-    ports::{RateLimiter, ReadinessCheck, Store},
+    ports::{Queue, RateLimiter, ReadinessCheck, Store},
     telemetry::Metrics,
 };
 
@@ -41,6 +42,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub readiness: Arc<[Arc<dyn ReadinessCheck>]>,
     pub metrics: Metrics,
@@ -53,6 +55,7 @@ impl AppState {
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
         rate_limiter: Arc<dyn RateLimiter>,
         readiness: Vec<Arc<dyn ReadinessCheck>>,
     ) -> Self {
@@ -68,6 +71,7 @@ impl AppState {
             )),
             config: Arc::new(config),
             store,
+            queue,
             rate_limiter,
             readiness: readiness.into(),
             metrics: Metrics::install(),
@@ -79,8 +83,23 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/documents", get(documents::list))
-        .route("/documents/{id}", get(documents::get))
+        .route(
+            "/documents",
+            // The upload is bounded by MAX_FILE_SIZE_MB below, not by axum's 2 MB default.
+            get(documents::list)
+                .post(documents::upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/documents/{id}",
+            get(documents::get).delete(documents::delete),
+        )
+        .route("/documents/{id}/content", get(documents::content))
+        .route("/documents/{id}/retry", post(documents::retry))
+        .route(
+            "/documents/{id}/availability",
+            patch(documents::set_availability),
+        )
         // Unknown /api paths pass the same gate as real ones, so they reveal nothing to strangers.
         .fallback(|| async { Error::NotFound("Route not found".into()) })
         // Layers run last-added first: count the request against the limit, then check the key,

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
 use super::AppState;
+use crate::telemetry::PROCESSING_QUEUE_SIZE;
 
 /// A backend that does not answer within this is reported down, so probes never hang.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -66,6 +67,21 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Queue depth is read at scrape time, so every instance reports the shared queue's truth.
+    match tokio::time::timeout(CHECK_TIMEOUT, state.queue.sizes()).await {
+        Ok(Ok(sizes)) => {
+            for (status, n) in [
+                ("waiting", sizes.waiting),
+                ("active", sizes.active),
+                ("delayed", sizes.delayed),
+                ("failed", sizes.failed),
+            ] {
+                metrics::gauge!(PROCESSING_QUEUE_SIZE, "status" => status).set(n as f64);
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "queue sizes unavailable"),
+        Err(_) => tracing::warn!("queue sizes timed out"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -1,0 +1,378 @@
+//! The `Store` port on PostgreSQL.
+
+use async_trait::async_trait;
+use pgvector::Vector;
+use sqlx::{QueryBuilder, Row, postgres::PgRow};
+use uuid::Uuid;
+
+use super::{PgStore, db_error};
+use crate::{
+    Error,
+    domain::{
+        chunking::Chunk,
+        documents::{
+            ChunkMetadata, Document, DocumentContent, DocumentPage, DocumentQuery, DocumentStatus,
+            NewDocument, SortField, StatusCounts, StoredChunk,
+        },
+        failure::Failure,
+    },
+    ports::Store,
+};
+
+/// The columns `document_from_row` reads, as a literal so queries stay static strings.
+macro_rules! document_columns {
+    () => {
+        "id, filename, format, file_size, status, is_active, retry_count, fail_reason, fail_message, chunk_count, created_at, \
+         updated_at"
+    };
+}
+
+fn document_from_row(row: &PgRow) -> Result<Document, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Document {
+        id: row.try_get("id")?,
+        filename: row.try_get("filename")?,
+        format: row.try_get("format")?,
+        file_size: row.try_get("file_size")?,
+        status: DocumentStatus::parse(&status).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown document status {status}").into())
+        })?,
+        is_active: row.try_get("is_active")?,
+        retry_count: row.try_get("retry_count")?,
+        fail_reason: row.try_get("fail_reason")?,
+        fail_message: row.try_get("fail_message")?,
+        chunk_count: row.try_get("chunk_count")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Appends the query's filters, shared by the page and its total.
+fn push_filters(sql: &mut QueryBuilder<sqlx::Postgres>, query: &DocumentQuery) {
+    sql.push(" WHERE true");
+    if let Some(status) = query.status {
+        sql.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(active) = query.is_active {
+        sql.push(" AND is_active = ").push_bind(active);
+    }
+    if let Some(needle) = &query.filename_contains {
+        let escaped = needle
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        sql.push(" AND filename ILIKE ")
+            .push_bind(format!("%{escaped}%"));
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
+        let mut page =
+            QueryBuilder::new(concat!("SELECT ", document_columns!(), " FROM documents"));
+        push_filters(&mut page, query);
+        let column = match query.sort_by {
+            SortField::CreatedAt => "created_at",
+            SortField::Filename => "filename",
+            SortField::FileSize => "file_size",
+        };
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        // The id breaks ties so pages never overlap or skip rows.
+        page.push(format_args!(
+            " ORDER BY {column} {direction}, id {direction} LIMIT "
+        ))
+        .push_bind(i64::from(query.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::from(query.offset));
+
+        let mut total = QueryBuilder::new("SELECT count(*) FROM documents");
+        push_filters(&mut total, query);
+
+        let (rows, total, by_status) = tokio::try_join!(
+            page.build().fetch_all(&self.pool),
+            total.build_query_scalar::<i64>().fetch_one(&self.pool),
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT status, count(*) FROM documents GROUP BY status"
+            )
+            .fetch_all(&self.pool),
+        )
+        .map_err(db_error)?;
+
+        let mut counts = StatusCounts::default();
+        for (status, n) in by_status {
+            if let Some(status) = DocumentStatus::parse(&status) {
+                counts.add(status, n);
+            }
+        }
+        let documents = rows
+            .iter()
+            .map(document_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_error)?;
+        Ok(DocumentPage {
+            documents,
+            total,
+            counts,
+        })
+    }
+
+    async fn document(&self, id: Uuid) -> Result<Option<Document>, Error> {
+        sqlx::query(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .and_then(|row| row.as_ref().map(document_from_row).transpose())
+        .map_err(db_error)
+    }
+
+    async fn create_document(&self, new: NewDocument) -> Result<Document, Error> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO documents (id, filename, format, file_size, content_hash) VALUES ($1, $2, $3, $4, $5) ",
+            "ON CONFLICT (content_hash) DO NOTHING RETURNING ",
+            document_columns!()
+        ))
+        .bind(new.id)
+        .bind(&new.filename)
+        .bind(new.format.as_str())
+        .bind(new.bytes.len() as i64)
+        .bind(&new.content_hash[..])
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = inserted else {
+            let existing: Uuid =
+                sqlx::query_scalar("SELECT id FROM documents WHERE content_hash = $1")
+                    .bind(&new.content_hash[..])
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            return Err(Error::Duplicate {
+                existing_id: existing,
+            });
+        };
+        sqlx::query("INSERT INTO document_files (document_id, bytes) VALUES ($1, $2)")
+            .bind(new.id)
+            .bind(&new.bytes)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        document_from_row(&row).map_err(db_error)
+    }
+
+    async fn document_file(&self, id: Uuid) -> Result<Option<Vec<u8>>, Error> {
+        sqlx::query_scalar("SELECT bytes FROM document_files WHERE document_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn begin_processing(&self, id: Uuid) -> Result<Option<Document>, Error> {
+        sqlx::query(concat!(
+            "UPDATE documents SET status = 'PROCESSING', processing_started_at = now(), updated_at = now() ",
+            "WHERE id = $1 AND status IN ('PENDING', 'PROCESSING') RETURNING ",
+            document_columns!()
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .and_then(|row| row.as_ref().map(document_from_row).transpose())
+        .map_err(db_error)
+    }
+
+    async fn finish_processing(
+        &self,
+        id: Uuid,
+        markdown: &str,
+        chunks: &[(Chunk, Vec<f32>)],
+    ) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Lock the row: a concurrent delete waits for us, or we see it gone.
+        let present: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM documents WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if present.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM chunks WHERE document_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        // 11 parameters a row: batches stay far below PostgreSQL's 65,535 bind limit.
+        for batch in chunks.chunks(1000) {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO chunks (id, document_id, chunk_index, content, embedding, page, heading, breadcrumbs, \
+                 char_start, char_end, token_count) ",
+            );
+            insert.push_values(batch, |mut row, (chunk, vector)| {
+                row.push_bind(Uuid::new_v4())
+                    .push_bind(id)
+                    .push_bind(chunk.index as i32)
+                    .push_bind(chunk.content.clone())
+                    .push_bind(Vector::from(vector.clone()))
+                    .push_bind(chunk.page.map(|p| p as i32))
+                    .push_bind(chunk.heading.clone())
+                    .push_bind(chunk.breadcrumbs.clone())
+                    .push_bind(chunk.char_start as i32)
+                    .push_bind(chunk.char_end as i32)
+                    .push_bind(chunk.token_count as i32);
+            });
+            insert.build().execute(&mut *tx).await.map_err(db_error)?;
+        }
+        sqlx::query(
+            "UPDATE documents SET status = 'COMPLETED', chunk_count = $2, processed_content = $3, fail_reason = NULL, \
+             fail_message = NULL, processing_started_at = NULL, updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(chunks.len() as i32)
+        .bind(markdown)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn fail_processing(&self, id: Uuid, failure: &Failure, last: bool) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE documents SET status = CASE WHEN $4 THEN 'FAILED' ELSE 'PENDING' END, fail_reason = $2, \
+             fail_message = $3, retry_count = retry_count + CASE WHEN $4 THEN 0 ELSE 1 END, \
+             processing_started_at = NULL, updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(failure.code.as_str())
+        .bind(&failure.message)
+        .bind(last)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+        .map_err(db_error)
+    }
+
+    async fn delete_document(&self, id: Uuid) -> Result<(), Error> {
+        let status: Option<String> = sqlx::query_scalar(
+            "WITH gone AS (DELETE FROM documents WHERE id = $1 AND status <> 'PROCESSING' RETURNING status) \
+             SELECT coalesce((SELECT status FROM gone), (SELECT status FROM documents WHERE id = $1))",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match status.as_deref() {
+            None => Err(not_found()),
+            Some("PROCESSING") => Err(Error::Conflict(
+                "The document is being processed; delete it when it is done".into(),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    async fn retry_document(&self, id: Uuid) -> Result<Document, Error> {
+        let retried = sqlx::query(concat!(
+            "UPDATE documents SET status = 'PENDING', retry_count = 0, fail_reason = NULL, fail_message = NULL, ",
+            "updated_at = now() WHERE id = $1 AND status = 'FAILED' RETURNING ",
+            document_columns!()
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match retried {
+            Some(row) => document_from_row(&row).map_err(db_error),
+            None => match self.document(id).await? {
+                None => Err(not_found()),
+                Some(d) => Err(Error::InvalidStatus(format!(
+                    "Only FAILED documents can be retried; this one is {}",
+                    d.status.as_str()
+                ))),
+            },
+        }
+    }
+
+    async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error> {
+        sqlx::query(concat!(
+            "UPDATE documents SET is_active = $2, updated_at = now() WHERE id = $1 RETURNING ",
+            document_columns!()
+        ))
+        .bind(id)
+        .bind(active)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|row| document_from_row(&row).map_err(db_error))
+        .unwrap_or_else(|| Err(not_found()))
+    }
+
+    async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error> {
+        let row = sqlx::query(concat!(
+            "SELECT processed_content, ",
+            document_columns!(),
+            " FROM documents WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(not_found)?;
+        let document = document_from_row(&row).map_err(db_error)?;
+        if document.status != DocumentStatus::Completed {
+            return Err(Error::NotReady(format!(
+                "The document is {}, not COMPLETED",
+                document.status.as_str()
+            )));
+        }
+        let chunks = sqlx::query(
+            "SELECT id, chunk_index, content, page, heading, breadcrumbs, char_start, char_end, token_count \
+             FROM chunks WHERE document_id = $1 ORDER BY chunk_index",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(chunk_from_row)
+        .collect::<Result<_, _>>()
+        .map_err(db_error)?;
+        Ok(DocumentContent {
+            processed_content: row
+                .try_get::<Option<String>, _>("processed_content")
+                .map_err(db_error)?
+                .unwrap_or_default(),
+            document,
+            chunks,
+        })
+    }
+}
+
+fn not_found() -> Error {
+    Error::NotFound("Document not found".into())
+}
+
+fn chunk_from_row(row: &PgRow) -> Result<StoredChunk, sqlx::Error> {
+    let index: i32 = row.try_get("chunk_index")?;
+    Ok(StoredChunk {
+        id: row.try_get("id")?,
+        index,
+        content: row.try_get("content")?,
+        metadata: ChunkMetadata {
+            page: row.try_get("page")?,
+            heading: row.try_get("heading")?,
+            breadcrumbs: row.try_get("breadcrumbs")?,
+            char_start: row.try_get("char_start")?,
+            char_end: row.try_get("char_end")?,
+            chunk_index: index,
+            token_count: row.try_get("token_count")?,
+        },
+    })
+}

@@ -1,0 +1,130 @@
+//! Runs a converter in a child process under a time and memory budget. Parsers of hostile files
+//! can panic, loop, recurse or allocate without end; in a child, all of that costs only the child.
+
+use std::{
+    io::{Read, Write},
+    path::PathBuf,
+    process::Stdio,
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::{io::AsyncWriteExt, process::Command};
+
+use crate::domain::{
+    blocks::Block,
+    failure::{Failure, FailureCode},
+    formats::Format,
+};
+
+/// Address space a conversion may use (the 200 MiB zip bomb must fail inside it).
+pub const MEMORY_LIMIT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Outcome {
+    Blocks(Vec<Block>),
+    Failure(Failure),
+}
+
+/// How to start the converter child: normally this very executable with its `convert` command.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    program: PathBuf,
+    args: Vec<String>,
+    timeout: Duration,
+}
+
+impl Sandbox {
+    pub fn new(program: PathBuf, args: Vec<String>, timeout: Duration) -> Self {
+        Self {
+            program,
+            args,
+            timeout,
+        }
+    }
+
+    pub async fn convert(&self, format: Format, bytes: Vec<u8>) -> Result<Vec<Block>, Failure> {
+        let internal = |what: &str, e: &dyn std::fmt::Display| {
+            Failure::new(FailureCode::InternalError, format!("{what}: {e}"))
+        };
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .args(["--format", format.as_str()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| internal("cannot start the converter", &e))?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let feed = tokio::spawn(async move {
+            // The child may die before reading everything; its exit status tells why.
+            let _ = stdin.write_all(&bytes).await;
+        });
+        let waited = tokio::time::timeout(self.timeout, child.wait_with_output()).await;
+        feed.abort();
+        let output = match waited {
+            Ok(output) => output.map_err(|e| internal("converter failed", &e))?,
+            Err(_) => {
+                return Err(Failure::new(
+                    FailureCode::Timeout,
+                    format!("conversion took longer than {} s", self.timeout.as_secs()),
+                ));
+            }
+        };
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            tracing::warn!(status = %output.status, stderr = %stderr.chars().take(2000).collect::<String>(), "converter died");
+            let why = if stderr.contains("memory allocation") {
+                format!(
+                    "converting the file needs more than {} MiB of memory",
+                    MEMORY_LIMIT_BYTES >> 20
+                )
+            } else {
+                format!("the converter crashed on this file ({})", output.status)
+            };
+            return Err(Failure::new(FailureCode::CorruptFile, why));
+        }
+        match serde_json::from_slice(&output.stdout) {
+            Ok(Outcome::Blocks(blocks)) => Ok(blocks),
+            Ok(Outcome::Failure(failure)) => Err(failure),
+            Err(e) => Err(internal("unreadable converter output", &e)),
+        }
+    }
+}
+
+/// The child's side: reads the file on stdin, converts it under the limits, writes the outcome
+/// as JSON on stdout. Returns the process exit code.
+pub fn run_child(format: Format, cpu_seconds: u64) -> i32 {
+    // Limits first, so nothing below can exceed them.
+    let limits = rlimit::setrlimit(rlimit::Resource::AS, MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES)
+        .and_then(|()| rlimit::setrlimit(rlimit::Resource::CPU, cpu_seconds, cpu_seconds));
+    if let Err(e) = limits {
+        eprintln!("cannot limit the converter: {e}");
+        return 2;
+    }
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
+        eprintln!("cannot read the file: {e}");
+        return 2;
+    }
+    let outcome = match std::panic::catch_unwind(|| super::convert(format, &bytes)) {
+        Ok(Ok(blocks)) => Outcome::Blocks(blocks),
+        Ok(Err(failure)) => Outcome::Failure(failure),
+        Err(_) => Outcome::Failure(Failure::new(
+            FailureCode::CorruptFile,
+            "the converter could not make sense of this file",
+        )),
+    };
+    let mut stdout = std::io::stdout().lock();
+    match serde_json::to_writer(&mut stdout, &outcome)
+        .and_then(|()| stdout.flush().map_err(serde_json::Error::io))
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("cannot write the outcome: {e}");
+            2
+        }
+    }
+}

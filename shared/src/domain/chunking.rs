@@ -1,0 +1,424 @@
+//! Heading-aware chunking bounded by the embedding model's token limit.
+//!
+//! The blocks are rendered as one Markdown document; every chunk is an exact slice of it, so its
+//! character offsets point at its source. A heading closes the current chunk and opens a new one
+//! whose breadcrumbs (`Guide > Install > Linux`) give it context. Inside a section, sentences
+//! (lines for code and tables) are packed up to the limit, and a chunk closed for size hands its
+//! last sentences on to the next as overlap.
+
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::blocks::{Block, BlockKind};
+
+/// Tokens repeated from the end of a full chunk at the start of the next.
+const OVERLAP_TOKENS: usize = 32;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub index: usize,
+    pub content: String,
+    /// What the model embeds: the breadcrumbs line, then the content.
+    pub embedding_input: String,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+    pub breadcrumbs: Vec<String>,
+    /// Offsets in characters (Unicode scalar values) into the document's Markdown.
+    pub char_start: usize,
+    pub char_end: usize,
+    pub token_count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunked {
+    pub markdown: String,
+    pub chunks: Vec<Chunk>,
+}
+
+/// The headings above a point in the document: (level, text), outermost first.
+type Trail = Vec<(u8, String)>;
+
+/// A stretch of the Markdown that is never split: a sentence, a code line, a table row.
+struct Piece {
+    start: usize,
+    end: usize,
+    tokens: usize,
+    page: Option<u32>,
+}
+
+/// Splits `blocks` into chunks whose embedding input is at most `max_tokens` as counted by
+/// `count_tokens` (which includes the model's special tokens; `count_tokens("")` tells how many).
+pub fn chunk(blocks: &[Block], max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) -> Chunked {
+    let overhead = count_tokens("");
+    let tokens_of = |text: &str| count_tokens(text).saturating_sub(overhead);
+
+    let mut markdown = String::new();
+    let mut sections: Vec<(Trail, Vec<Piece>)> = vec![(Vec::new(), Vec::new())];
+    let mut trail: Trail = Vec::new();
+    for block in blocks.iter().filter(|b| !b.text.trim().is_empty()) {
+        if !markdown.is_empty() {
+            markdown.push_str("\n\n");
+        }
+        let start = markdown.len();
+        markdown.push_str(&block.markdown());
+        let rendered = &markdown[start..];
+        match block.kind {
+            BlockKind::Heading(level) => {
+                trail.retain(|(l, _)| *l < level);
+                trail.push((level, block.text.trim().to_owned()));
+                // The heading line belongs to the chunk it opens, so searches for it find its section.
+                let tokens = tokens_of(rendered);
+                sections.push((
+                    trail.clone(),
+                    vec![Piece {
+                        start,
+                        end: markdown.len(),
+                        tokens,
+                        page: block.page,
+                    }],
+                ));
+            }
+            kind => {
+                let section = &mut sections.last_mut().expect("one section always exists").1;
+                for (offset, part) in split_units(rendered, kind) {
+                    push_bounded(
+                        section,
+                        start + offset,
+                        part,
+                        block.page,
+                        max_tokens,
+                        &tokens_of,
+                    );
+                }
+            }
+        }
+    }
+
+    let mut chunks = Vec::new();
+    let mut chars = CharCounter::default();
+    for (trail, pieces) in sections {
+        let breadcrumbs: Vec<String> = trail.iter().map(|(_, t)| t.clone()).collect();
+        let prefix = breadcrumbs.join(" > ");
+        let budget = max_tokens.saturating_sub(
+            overhead
+                + if prefix.is_empty() {
+                    0
+                } else {
+                    tokens_of(&prefix)
+                },
+        );
+        // A trail too deep to leave room for text gives way to the text.
+        let (prefix, budget) = if budget < max_tokens / 2 {
+            (String::new(), max_tokens - overhead)
+        } else {
+            (prefix, budget)
+        };
+        let input_of = |range: &std::ops::Range<usize>| {
+            let content = &markdown[pieces[range.start].start..pieces[range.end - 1].end];
+            if prefix.is_empty() {
+                content.to_owned()
+            } else {
+                format!("{prefix}\n{content}")
+            }
+        };
+        let fits = |range: &std::ops::Range<usize>| count_tokens(&input_of(range)) <= max_tokens;
+        for range in pack(&pieces, budget, &fits) {
+            let (first, last) = (&pieces[range.start], &pieces[range.end - 1]);
+            let content = markdown[first.start..last.end].to_owned();
+            let embedding_input = input_of(&range);
+            let token_count = pieces[range.clone()]
+                .iter()
+                .map(|p| p.tokens)
+                .sum::<usize>()
+                + overhead;
+            chunks.push(Chunk {
+                index: chunks.len(),
+                char_start: chars.at(&markdown, first.start),
+                char_end: chars.at(&markdown, last.end),
+                page: first.page,
+                heading: breadcrumbs.last().cloned(),
+                breadcrumbs: breadcrumbs.clone(),
+                content,
+                embedding_input,
+                token_count,
+            });
+        }
+    }
+    Chunked { markdown, chunks }
+}
+
+/// Groups consecutive pieces into chunks of at most `budget` tokens; a chunk closed for size
+/// starts the next with its own last pieces (up to `OVERLAP_TOKENS`). Token counts of pieces add
+/// up exactly for WordPiece (it splits on whitespace); `fits` checks each chunk with the real
+/// tokenizer anyway, and a chunk that does not fit gives up pieces to the next.
+fn pack(
+    pieces: &[Piece],
+    budget: usize,
+    fits: &dyn Fn(&std::ops::Range<usize>) -> bool,
+) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    while start < pieces.len() {
+        let mut end = start;
+        let mut used = 0;
+        while end < pieces.len() && (end == start || used + pieces[end].tokens <= budget) {
+            used += pieces[end].tokens;
+            end += 1;
+        }
+        while end > start + 1 && !fits(&(start..end)) {
+            end -= 1;
+        }
+        ranges.push(start..end);
+        if end == pieces.len() {
+            break;
+        }
+        // Step back over the overlap, but always move forward.
+        let mut next = end;
+        let mut carried = 0;
+        while next > start + 1 && carried + pieces[next - 1].tokens <= OVERLAP_TOKENS {
+            next -= 1;
+            carried += pieces[next].tokens;
+        }
+        start = next;
+    }
+    ranges
+}
+
+/// Sentences of prose; lines of code and tables. Offsets are bytes into `text`.
+fn split_units(text: &str, kind: BlockKind) -> Vec<(usize, &str)> {
+    let units: Vec<(usize, &str)> = match kind {
+        BlockKind::Code | BlockKind::Table => text
+            .split_inclusive('\n')
+            .scan(0, |at, line| {
+                let unit = (*at, line);
+                *at += line.len();
+                Some(unit)
+            })
+            .collect(),
+        _ => text.split_sentence_bound_indices().collect(),
+    };
+    units
+        .into_iter()
+        .filter(|(_, u)| !u.trim().is_empty())
+        .map(|(at, u)| trim_unit(at, u))
+        .collect()
+}
+
+fn trim_unit(at: usize, unit: &str) -> (usize, &str) {
+    let lead = unit.len() - unit.trim_start().len();
+    (at + lead, unit.trim())
+}
+
+/// Adds a unit as one piece, or, when it alone is over the limit, as word-sized (then
+/// character-sized) parts that each fit.
+fn push_bounded(
+    pieces: &mut Vec<Piece>,
+    start: usize,
+    text: &str,
+    page: Option<u32>,
+    max_tokens: usize,
+    tokens_of: &dyn Fn(&str) -> usize,
+) {
+    // Leave room for breadcrumbs: a single piece uses at most half the limit.
+    let cap = (max_tokens / 2).max(8);
+    let tokens = tokens_of(text);
+    if tokens <= cap {
+        pieces.push(Piece {
+            start,
+            end: start + text.len(),
+            tokens,
+            page,
+        });
+        return;
+    }
+    let words: Vec<(usize, &str)> = text.split_word_bound_indices().collect();
+    if words.len() > 1 {
+        let mut group_start = 0;
+        let mut group_tokens = 0;
+        for (i, (offset, word)) in words.iter().enumerate() {
+            let word_tokens = tokens_of(word);
+            if group_tokens + word_tokens > cap && *offset > group_start {
+                let part = &text[group_start..*offset];
+                let (at, part) = trim_unit(start + group_start, part);
+                push_bounded(pieces, at, part, page, max_tokens, tokens_of);
+                group_start = *offset;
+                group_tokens = 0;
+            }
+            group_tokens += word_tokens;
+            if i == words.len() - 1 {
+                let (at, part) = trim_unit(start + group_start, &text[group_start..]);
+                if !part.is_empty() {
+                    push_bounded(pieces, at, part, page, max_tokens, tokens_of);
+                }
+            }
+        }
+        return;
+    }
+    // One enormous "word" (a hash, base64): cut it in character runs.
+    let cut = text
+        .char_indices()
+        .nth(text.chars().count() / 2)
+        .map_or(text.len(), |(i, _)| i);
+    for (offset, part) in [(0, &text[..cut]), (cut, &text[cut..])] {
+        if !part.is_empty() {
+            push_bounded(pieces, start + offset, part, page, max_tokens, tokens_of);
+        }
+    }
+}
+
+/// Byte offset → character offset, for offsets visited in increasing order.
+#[derive(Default)]
+struct CharCounter {
+    byte: usize,
+    chars: usize,
+}
+
+impl CharCounter {
+    fn at(&mut self, text: &str, byte: usize) -> usize {
+        if byte < self.byte {
+            *self = Self::default();
+        }
+        self.chars += text[self.byte..byte].chars().count();
+        self.byte = byte;
+        self.chars
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One token per word or punctuation mark, plus two specials: close to WordPiece for tests.
+    fn count(text: &str) -> usize {
+        text.split_word_bounds()
+            .filter(|w| !w.trim().is_empty())
+            .count()
+            + 2
+    }
+
+    fn para(text: &str, page: u32) -> Block {
+        Block::new(BlockKind::Paragraph, text, Some(page))
+    }
+
+    fn heading(level: u8, text: &str) -> Block {
+        Block::new(BlockKind::Heading(level), text, None)
+    }
+
+    #[test]
+    fn headings_start_chunks_and_give_breadcrumbs() {
+        let blocks = [
+            heading(1, "Guide"),
+            para("Intro text here.", 1),
+            heading(2, "Install"),
+            para("Run the installer.", 1),
+            heading(3, "Linux"),
+            para("Use apt.", 2),
+            heading(2, "Usage"),
+            para("Call it.", 3),
+        ];
+        let out = chunk(&blocks, 256, &count);
+        let crumbs: Vec<String> = out
+            .chunks
+            .iter()
+            .map(|c| c.breadcrumbs.join(" > "))
+            .collect();
+        assert_eq!(
+            crumbs,
+            [
+                "Guide",
+                "Guide > Install",
+                "Guide > Install > Linux",
+                "Guide > Usage"
+            ]
+        );
+        assert_eq!(out.chunks[2].content, "### Linux\n\nUse apt.");
+        assert_eq!(
+            out.chunks[2].embedding_input,
+            "Guide > Install > Linux\n### Linux\n\nUse apt."
+        );
+        assert_eq!(out.chunks[2].heading.as_deref(), Some("Linux"));
+        assert_eq!(out.chunks[3].page, None, "a heading has no page of its own");
+    }
+
+    #[test]
+    fn offsets_are_character_positions_of_the_content_in_the_markdown() {
+        let blocks = [
+            heading(1, "Café"),
+            para("Crème brûlée is déjà vu. 東京は首都です。", 4),
+        ];
+        let out = chunk(&blocks, 256, &count);
+        for c in &out.chunks {
+            let slice: String = out
+                .markdown
+                .chars()
+                .skip(c.char_start)
+                .take(c.char_end - c.char_start)
+                .collect();
+            assert_eq!(slice, c.content);
+        }
+    }
+
+    #[test]
+    fn long_sections_are_split_within_the_limit_with_overlap() {
+        let sentences: Vec<String> = (0..60)
+            .map(|i| format!("Sentence number {i} says something useful."))
+            .collect();
+        let blocks = [heading(1, "Long"), para(&sentences.join(" "), 7)];
+        let out = chunk(&blocks, 64, &count);
+        assert!(out.chunks.len() > 5, "{}", out.chunks.len());
+        for c in &out.chunks {
+            assert!(
+                count(&c.embedding_input) <= 64,
+                "chunk {} has {} tokens",
+                c.index,
+                count(&c.embedding_input)
+            );
+            assert_eq!(c.token_count, count(&c.content));
+        }
+        for pair in out.chunks.windows(2) {
+            assert!(
+                pair[1].char_start < pair[0].char_end,
+                "consecutive chunks overlap"
+            );
+            assert!(
+                pair[1].char_start > pair[0].char_start,
+                "and always move forward"
+            );
+        }
+        let last = out.chunks.last().unwrap();
+        assert!(
+            last.content
+                .ends_with("Sentence number 59 says something useful.")
+        );
+        assert_eq!(out.chunks[1].page, Some(7));
+    }
+
+    #[test]
+    fn giant_words_and_lines_are_cut_to_fit() {
+        let blob = "x".repeat(5000);
+        let code = (0..200)
+            .map(|i| format!("let v{i} = {i};"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let blocks = [para(&blob, 1), Block::new(BlockKind::Code, code, Some(1))];
+        let always_long = |t: &str| t.chars().count() / 4 + 2;
+        let out = chunk(&blocks, 64, &always_long);
+        assert!(
+            out.chunks
+                .iter()
+                .all(|c| always_long(&c.embedding_input) <= 64)
+        );
+        let covered: usize = out
+            .chunks
+            .iter()
+            .filter(|c| c.content.starts_with('x'))
+            .map(|c| c.content.len())
+            .sum();
+        assert!(covered >= 5000, "the whole blob is kept");
+    }
+
+    #[test]
+    fn empty_blocks_give_no_chunks() {
+        let out = chunk(&[para("   ", 1)], 256, &count);
+        assert!(out.chunks.is_empty() && out.markdown.is_empty());
+    }
+}

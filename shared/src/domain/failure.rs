@@ -1,0 +1,58 @@
+//! Why a document could not be processed: a stable code for clients, a message for people.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailureCode {
+    PasswordProtected,
+    CorruptFile,
+    UnsupportedFormat,
+    /// A PDF of scanned images: there is no text to extract without OCR.
+    NoTextLayer,
+    TextTooShort,
+    ExcessiveNoise,
+    Timeout,
+    InternalError,
+}
+
+impl FailureCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordProtected => "PASSWORD_PROTECTED",
+            Self::CorruptFile => "CORRUPT_FILE",
+            Self::UnsupportedFormat => "UNSUPPORTED_FORMAT",
+            Self::NoTextLayer => "NO_TEXT_LAYER",
+            Self::TextTooShort => "TEXT_TOO_SHORT",
+            Self::ExcessiveNoise => "EXCESSIVE_NOISE",
+            Self::Timeout => "TIMEOUT",
+            Self::InternalError => "INTERNAL_ERROR",
+        }
+    }
+
+    /// Whether trying again could help: a corrupt file stays corrupt, a crashed worker may not.
+    pub fn is_permanent(self) -> bool {
+        !matches!(self, Self::InternalError)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub code: FailureCode,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: FailureCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}

@@ -1,0 +1,160 @@
+//! The worker: takes jobs from the queue and runs each document through the pipeline.
+//! At-least-once delivery plus an idempotent store (chunks are replaced, never appended) means a
+//! job may run twice but a document never gets its chunks twice.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::watch;
+
+use crate::{
+    convert::sandbox::Sandbox,
+    domain::{
+        documents::Document,
+        failure::{Failure, FailureCode},
+        formats::Format,
+        pipeline,
+    },
+    ports::{Embedder, Job, Queue, Store},
+    telemetry::DOCUMENTS_PROCESSED_TOTAL,
+};
+
+/// Tries per job, crashes included; then the job is dead-lettered and the document FAILED.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+pub struct Worker {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub embedder: Arc<dyn Embedder>,
+    pub sandbox: Sandbox,
+    /// How long a job stays leased without a sign of life; renewed at a third of it.
+    pub lease: Duration,
+}
+
+/// 2 s, 4 s, 8 s, …: time for a passing fault (a database restart) to pass.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(attempt.min(10)))
+}
+
+impl Worker {
+    /// Processes jobs until `stop` turns true; the job in hand is finished first.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        tracing::info!("worker started");
+        while !*stop.borrow() {
+            let next = tokio::select! {
+                next = self.queue.next(Duration::from_secs(1)) => next,
+                _ = stop.changed() => break,
+            };
+            match next {
+                Ok(Some(job)) => self.handle(job).await,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "queue unavailable; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        tracing::info!("worker stopped");
+    }
+
+    pub async fn handle(&self, job: Job) {
+        let id = job.document_id;
+        let document = match self.store.begin_processing(id).await {
+            Ok(Some(document)) => document,
+            Ok(None) => {
+                // Deleted, or already finished by an earlier delivery: nothing to do.
+                self.settle(self.queue.complete(&job).await);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(document = %id, error = %e, "cannot start the job; it will be retried");
+                self.settle(self.queue.retry_later(&job, backoff(job.attempt)).await);
+                return;
+            }
+        };
+        tracing::info!(document = %id, attempt = job.attempt, filename = %document.filename, "processing");
+        let keep_alive = {
+            let (queue, job, every) = (self.queue.clone(), job.clone(), self.lease / 3);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(e) = queue.keep_alive(&job).await {
+                        tracing::warn!(error = %e, "cannot renew the job's lease");
+                    }
+                }
+            })
+        };
+        let outcome = self.process(&document).await;
+        keep_alive.abort();
+        let format = document.format.clone();
+        match outcome {
+            Ok(chunks) => {
+                tracing::info!(document = %id, chunks, "completed");
+                metrics::counter!(DOCUMENTS_PROCESSED_TOTAL, "status" => "COMPLETED", "format" => format).increment(1);
+                self.settle(self.queue.complete(&job).await);
+            }
+            Err(failure) => {
+                let last = failure.code.is_permanent() || job.attempt >= MAX_ATTEMPTS;
+                tracing::warn!(document = %id, attempt = job.attempt, last, %failure, "processing failed");
+                if let Err(e) = self.store.fail_processing(id, &failure, last).await {
+                    // The store is away: leave the job leased so it is delivered again later.
+                    tracing::error!(document = %id, error = %e, "cannot record the failure");
+                    return;
+                }
+                if last {
+                    metrics::counter!(DOCUMENTS_PROCESSED_TOTAL, "status" => "FAILED", "format" => format).increment(1);
+                    let done = if failure.code.is_permanent() {
+                        self.queue.complete(&job).await
+                    } else {
+                        self.queue.dead_letter(&job, &failure.to_string()).await
+                    };
+                    self.settle(done);
+                } else {
+                    self.settle(self.queue.retry_later(&job, backoff(job.attempt)).await);
+                }
+            }
+        }
+    }
+
+    /// Converts in the sandbox, then cleans, chunks and embeds on a blocking thread, then stores.
+    async fn process(&self, document: &Document) -> Result<usize, Failure> {
+        let internal = |what: &str, e: &dyn std::fmt::Display| {
+            Failure::new(FailureCode::InternalError, format!("{what}: {e}"))
+        };
+        let bytes = self
+            .store
+            .document_file(document.id)
+            .await
+            .map_err(|e| internal("cannot read the file", &e))?
+            .ok_or_else(|| {
+                Failure::new(FailureCode::InternalError, "the stored file is missing")
+            })?;
+        let format = Format::parse(&document.format).ok_or_else(|| {
+            Failure::new(
+                FailureCode::UnsupportedFormat,
+                format!("unknown format {}", document.format),
+            )
+        })?;
+        let blocks = self.sandbox.convert(format, bytes).await?;
+        let embedder = self.embedder.clone();
+        let prepared =
+            tokio::task::spawn_blocking(move || pipeline::prepare(blocks, embedder.as_ref()))
+                .await
+                .map_err(|e| internal("the pipeline crashed", &e))??;
+        let stored = self
+            .store
+            .finish_processing(document.id, &prepared.markdown, &prepared.chunks)
+            .await
+            .map_err(|e| internal("cannot store the chunks", &e))?;
+        if !stored {
+            tracing::info!(document = %document.id, "deleted while processing; result dropped");
+        }
+        Ok(prepared.chunks.len())
+    }
+
+    fn settle(&self, done: Result<(), crate::Error>) {
+        if let Err(e) = done {
+            // The lease runs out and the job comes back; processing it again is harmless.
+            tracing::warn!(error = %e, "cannot settle the job with the queue; it will be redelivered");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The real model through tract matches reference vectors from onnxruntime (and an independent
+//! NumPy forward pass; see local/model/reference_vectors.py) to cosine ≥ 0.9999.
+
+use std::{path::PathBuf, process::Command};
+
+use ragbase::{adapters::onnx_embedder::OnnxEmbedder, ports::Embedder};
+use serde_json::Value;
+
+/// The model folder: `EMBEDDING_MODEL_DIR`, or what `local/fetch-model` provides (fetching it once).
+fn model_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("EMBEDDING_MODEL_DIR") {
+        return dir.into();
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../local/fetch-model");
+    let out = Command::new(script)
+        .output()
+        .expect("local/fetch-model runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .trim_start_matches("export EMBEDDING_MODEL_DIR=")
+        .into()
+}
+
+fn cosine(a: &[f32], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum()
+}
+
+fn reference() -> Vec<(String, usize, Vec<f64>)> {
+    let raw = include_str!("fixtures/reference_embeddings.json");
+    let fixture: Value = serde_json::from_str(raw).unwrap();
+    fixture["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let vector = s["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            (
+                s["text"].as_str().unwrap().to_owned(),
+                s["tokens"].as_u64().unwrap() as usize,
+                vector,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn matches_the_reference_vectors_batched_and_one_by_one() {
+    let embedder = OnnxEmbedder::load(&model_dir(), 2).unwrap();
+    assert_eq!((embedder.dimensions(), embedder.max_tokens()), (384, 256));
+    let reference = reference();
+    assert_eq!(reference.len(), 20);
+    let texts: Vec<&str> = reference.iter().map(|(t, _, _)| t.as_str()).collect();
+
+    let batched = embedder.embed(&texts).unwrap();
+    for ((text, tokens, expected), got) in reference.iter().zip(&batched) {
+        let similarity = cosine(got, expected);
+        assert!(similarity >= 0.9999, "{text:?}: cosine {similarity}");
+        let norm: f32 = got.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!(
+            (norm - 1.0).abs() < 1e-4,
+            "{text:?} not unit length: {norm}"
+        );
+        assert_eq!(embedder.count_tokens(text).min(256), *tokens, "{text:?}");
+    }
+    // Padding in a batch must not change a vector.
+    for (text, got) in texts.iter().zip(&batched).step_by(5) {
+        let alone = &embedder.embed(&[text]).unwrap()[0];
+        let drift: f32 = alone
+            .iter()
+            .zip(got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(drift < 1e-4, "{text:?} drifts by {drift} when batched");
+    }
+}
+
+#[test]
+fn long_texts_are_counted_whole_and_embedded_truncated() {
+    let embedder = OnnxEmbedder::load(&model_dir(), 1).unwrap();
+    let long = reference()
+        .into_iter()
+        .find(|(_, tokens, _)| *tokens == 256)
+        .expect("a truncated sentence");
+    assert!(embedder.count_tokens(&long.0) > 256);
+    assert!(cosine(&embedder.embed(&[&long.0]).unwrap()[0], &long.2) >= 0.9999);
+}
+
+#[test]
+fn a_missing_model_is_a_clear_start_up_error() {
+    let empty = std::env::temp_dir().join("ragbase-no-model");
+    std::fs::create_dir_all(&empty).unwrap();
+    let message = OnnxEmbedder::load(&empty, 1).err().unwrap().to_string();
+    assert!(
+        message.contains("EMBEDDING_MODEL_DIR") && message.contains("local/fetch-model"),
+        "{message}"
+    );
+
+    let corrupt =
+        std::env::temp_dir().join(format!("ragbase-corrupt-model-{}", std::process::id()));
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(corrupt.join("model.onnx"), b"not a model").unwrap();
+    std::fs::copy(
+        model_dir().join("tokenizer.json"),
+        corrupt.join("tokenizer.json"),
+    )
+    .unwrap();
+    let message = OnnxEmbedder::load(&corrupt, 1).err().unwrap().to_string();
+    assert!(message.contains("not a usable ONNX model"), "{message}");
+    std::fs::remove_dir_all(corrupt).unwrap();
+}
