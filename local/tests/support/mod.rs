@@ -270,6 +270,36 @@ pub struct Server {
 impl Server {
     /// Starts `ragbase <args>` and waits for its "listening" log line.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let (child, log, logs) = Self::spawn_until(args, env, "ragbase listening").await;
+        let port = log["addr"]
+            .as_str()
+            .unwrap()
+            .rsplit_once(':')
+            .unwrap()
+            .1
+            .to_owned();
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            logs,
+        }
+    }
+
+    /// Starts `ragbase worker` and waits until it takes jobs.
+    pub async fn start_worker(env: &[(&str, &str)]) -> Self {
+        let (child, _, logs) = Self::spawn_until(&["worker"], env, "worker started").await;
+        Self {
+            child,
+            base: String::new(),
+            logs,
+        }
+    }
+
+    async fn spawn_until(
+        args: &[&str],
+        env: &[(&str, &str)],
+        message: &str,
+    ) -> (Child, serde_json::Value, Arc<Mutex<Vec<String>>>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ragbase"))
             .args(args)
             .env_clear()
@@ -282,24 +312,18 @@ impl Server {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let logs = Arc::new(Mutex::new(Vec::new()));
         let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
+        let ready = loop {
             let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
                 .await
-                .expect("server started within 30 s")
+                .expect("started within 30 s")
                 .unwrap()
                 .unwrap_or_else(|| {
-                    panic!("server exited before listening: {:?}", logs.lock().unwrap())
+                    panic!("exited before it was ready: {:?}", logs.lock().unwrap())
                 });
             logs.lock().unwrap().push(line.clone());
             let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if log["message"] == "ragbase listening" {
-                break log["addr"]
-                    .as_str()
-                    .unwrap()
-                    .rsplit_once(':')
-                    .unwrap()
-                    .1
-                    .to_owned();
+            if log["message"] == message {
+                break log;
             }
         };
         let sink = logs.clone();
@@ -308,11 +332,7 @@ impl Server {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            logs,
-        }
+        (child, ready, logs)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -89,9 +89,11 @@ fn paragraphs(page: &str) -> Vec<String> {
                 .nth(1)
                 .is_some_and(char::is_alphabetic)
             && line.chars().next().is_some_and(char::is_lowercase);
+        let unspaced_script = current.chars().last().is_some_and(is_unspaced)
+            && line.chars().next().is_some_and(is_unspaced);
         if continues_word {
             current.pop();
-        } else if !current.is_empty() {
+        } else if !current.is_empty() && !unspaced_script {
             current.push(' ');
         }
         current.push_str(line);
@@ -100,6 +102,12 @@ fn paragraphs(page: &str) -> Vec<String> {
         out.push(current);
     }
     out
+}
+
+/// Scripts written without spaces between words (Chinese, Japanese, Thai): a line break inside
+/// them joins with nothing.
+fn is_unspaced(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{FF00}'..='\u{FFEF}' | '\u{0E00}'..='\u{0E7F}')
 }
 
 #[cfg(test)]

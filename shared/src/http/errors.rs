@@ -50,6 +50,7 @@ impl IntoResponse for Error {
             Self::RateLimited { window, .. } => {
                 body["retryAfter"] = json!(window.as_millis().to_string())
             }
+            Self::Duplicate { existing_id } => body["existingId"] = json!(existing_id),
             _ => {}
         }
         let mut response = (status, Json(body)).into_response();

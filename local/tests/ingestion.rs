@@ -1,0 +1,379 @@
+//! Upload → queue → worker → chunks and real embeddings in pgvector, over HTTP, against real
+//! PostgreSQL, Redis and the real model.
+
+mod support;
+
+use std::{collections::HashMap, path::PathBuf, time::Duration};
+
+use reqwest::{Client, multipart};
+use serde_json::{Value, json};
+use support::{Server, TestDb, checkout};
+
+const KEY: &str = "test-key";
+
+fn samples(folder: &str) -> Vec<PathBuf> {
+    let dir = checkout().join("../shared/data/documents").join(folder);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+async fn upload(client: &Client, server: &Server, filename: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let form = multipart::Form::new().part(
+        "file",
+        multipart::Part::bytes(bytes).file_name(filename.to_owned()),
+    );
+    let response = client
+        .post(server.url("/api/documents"))
+        .header("x-api-key", KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn get(client: &Client, server: &Server, path: &str) -> (u16, Value) {
+    let response = client
+        .get(server.url(path))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Announces an upload of `size` bytes and returns the server's answer, which comes before the
+/// body is sent: a 51 MB upload is refused without reading 51 MB.
+async fn oversized_upload_answer(server: &Server, size: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/documents HTTP/1.1\r\nHost: test\r\nx-api-key: {KEY}\r\n\
+         Content-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {size}\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Waits until no document is PENDING or PROCESSING.
+async fn settle(client: &Client, server: &Server, limit: Duration) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let (_, page) = get(client, server, "/api/documents?limit=100").await;
+        let documents = page["documents"].as_array().cloned().unwrap_or_default();
+        if page["counts"]["PENDING"] == 0 && page["counts"]["PROCESSING"] == 0 {
+            return documents;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still processing after {limit:?}: {documents:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_sample_document_completes_or_fails_with_its_code() {
+    let db = TestDb::create().await;
+    let server = Server::start(
+        &["serve", "--migrate"],
+        &[("DATABASE_URL", &db.url), ("API_KEY", KEY)],
+    )
+    .await;
+    let client = Client::new();
+    let mut ids = HashMap::new();
+    for path in ["txt", "md", "html", "pdf"].iter().flat_map(|f| samples(f)) {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let (status, body) = upload(&client, &server, &name, std::fs::read(&path).unwrap()).await;
+        assert_eq!(
+            (status, &body["status"], &body["filename"]),
+            (201, &json!("PENDING"), &json!(name)),
+            "{body}"
+        );
+        ids.insert(name, body["id"].as_str().unwrap().to_owned());
+    }
+
+    let documents = settle(&client, &server, Duration::from_secs(1200)).await;
+    let expected_failures: HashMap<&str, &str> = [
+        ("empty.txt", "TEXT_TOO_SHORT"),
+        ("corrupt.pdf", "CORRUPT_FILE"),
+        ("password-protected.pdf", "PASSWORD_PROTECTED"),
+        ("crazyones-encrypted-256.pdf", "PASSWORD_PROTECTED"),
+        ("libreoffice-writer-password.pdf", "PASSWORD_PROTECTED"),
+        ("scanned-image.pdf", "NO_TEXT_LAYER"),
+        ("imagemagick-images.pdf", "NO_TEXT_LAYER"),
+    ]
+    .into();
+    assert_eq!(documents.len(), ids.len());
+    for document in &documents {
+        let name = document["filename"].as_str().unwrap();
+        match expected_failures.get(name) {
+            Some(code) => {
+                assert_eq!(
+                    (&document["status"], &document["failReason"]),
+                    (&json!("FAILED"), &json!(code)),
+                    "{document}"
+                );
+                assert!(
+                    document["failMessage"]
+                        .as_str()
+                        .is_some_and(|m| !m.is_empty()),
+                    "{document}"
+                );
+                let (status, body) = get(
+                    &client,
+                    &server,
+                    &format!(
+                        "/api/documents/{}/content",
+                        document["id"].as_str().unwrap()
+                    ),
+                )
+                .await;
+                assert_eq!((status, &body["error"]), (409, &json!("NOT_READY")));
+            }
+            None => {
+                assert_eq!(document["status"], "COMPLETED", "{document}");
+                assert!(document["chunkCount"].as_i64().unwrap() > 0, "{document}");
+            }
+        }
+    }
+
+    // Words visible in the originals come back in the chunks, with their metadata.
+    for (name, words) in [
+        ("normal.txt", &["test"][..]),
+        ("unicode.txt", &["世界"][..]),
+        ("with-headers.md", &["Subsection 1.1"][..]),
+        ("code-blocks.md", &["```"][..]),
+        ("ch04.en.html", &["Authentication", "PAM"][..]),
+        ("ch01.ja.html", &["Debian"][..]),
+        ("R-intro.pdf", &["statistical", "graphics"][..]),
+        ("multilang.pdf", &["Привет", "こんにちは", "مرحبا"][..]),
+        ("maint-guide.ja.pdf", &["パッケージ"][..]),
+        ("Seige_of_Vicksburg_Sample_OCR.pdf", &["Vicksburg"][..]),
+    ] {
+        let (status, content) = get(
+            &client,
+            &server,
+            &format!("/api/documents/{}/content?format=json", ids[name]),
+        )
+        .await;
+        assert_eq!(status, 200, "{name}: {content}");
+        let chunks = content["chunks"].as_array().unwrap();
+        let text: String = chunks
+            .iter()
+            .map(|c| c["content"].as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for word in words {
+            assert!(text.contains(word), "{name}: no {word:?} in its chunks");
+        }
+        let markdown: String = content["processedContent"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .collect();
+        for chunk in chunks {
+            let meta = &chunk["metadata"];
+            assert!(
+                meta["tokenCount"].as_i64().unwrap() <= 256,
+                "{name}: {meta}"
+            );
+            let (start, end) = (
+                meta["charStart"].as_u64().unwrap() as usize,
+                meta["charEnd"].as_u64().unwrap() as usize,
+            );
+            let slice: String = markdown.chars().skip(start).take(end - start).collect();
+            assert_eq!(
+                slice,
+                chunk["content"].as_str().unwrap(),
+                "{name}: offsets point at the chunk's text"
+            );
+        }
+    }
+    let (_, pdf) = get(
+        &client,
+        &server,
+        &format!("/api/documents/{}/content?format=json", ids["R-intro.pdf"]),
+    )
+    .await;
+    let pages: Vec<i64> = pdf["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["metadata"]["page"].as_i64())
+        .collect();
+    assert_eq!(pages.first(), Some(&1));
+    assert!(pages.iter().max().unwrap() >= &100, "R-intro has 113 pages");
+    let (_, md) = get(
+        &client,
+        &server,
+        &format!(
+            "/api/documents/{}/content?format=json",
+            ids["with-headers.md"]
+        ),
+    )
+    .await;
+    assert!(
+        md["chunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["metadata"]["breadcrumbs"]
+                == json!(["Main Title", "Section One", "Subsection 1.1"]))
+    );
+    let (status, markdown) = get(
+        &client,
+        &server,
+        &format!("/api/documents/{}/content", ids["with-headers.md"]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(markdown.as_str().unwrap().starts_with("# Main Title"));
+
+    // Every chunk is stored once, with a 384-dimension unit vector.
+    let mut conn = db.connect().await;
+    let (rows, expected, dims, off_unit): (i64, i64, i32, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM chunks), (SELECT sum(chunk_count)::bigint FROM documents), \
+         (SELECT min(vector_dims(embedding)) FROM chunks), \
+         (SELECT count(*) FROM chunks WHERE abs(vector_norm(embedding) - 1) > 0.001)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((rows, dims, off_unit), (expected, 384, 0));
+}
+
+#[tokio::test]
+async fn duplicates_oversize_files_and_the_document_lifecycle() {
+    let db = TestDb::create().await;
+    let server = Server::start(
+        &["serve", "--migrate"],
+        &[("DATABASE_URL", &db.url), ("API_KEY", KEY)],
+    )
+    .await;
+    let client = Client::new();
+    let text =
+        b"Hydrodynamic stability of laminar boundary layers decides where turbulence begins."
+            .to_vec();
+
+    let (status, first) = upload(&client, &server, "notes.txt", text.clone()).await;
+    assert_eq!(status, 201);
+    let id = first["id"].as_str().unwrap().to_owned();
+    let (status, duplicate) = upload(&client, &server, "renamed.txt", text).await;
+    assert_eq!(
+        (status, &duplicate["error"], &duplicate["existingId"]),
+        (409, &json!("DUPLICATE_FILE"), &json!(id))
+    );
+
+    // What a client announces for a 51 MiB file: the file plus its multipart framing.
+    let big = oversized_upload_answer(&server, 51 * 1024 * 1024 + 200).await;
+    assert!(big.starts_with("HTTP/1.1 413"), "{big}");
+    assert!(big.contains(r#""error":"FILE_TOO_LARGE""#), "{big}");
+
+    let (_, empty) = upload(&client, &server, "empty.txt", Vec::new()).await;
+    let empty_id = empty["id"].as_str().unwrap().to_owned();
+    settle(&client, &server, Duration::from_secs(60)).await;
+    let (_, doc) = get(&client, &server, &format!("/api/documents/{id}")).await;
+    assert_eq!(
+        (&doc["status"], &doc["chunkCount"]),
+        (&json!("COMPLETED"), &json!(1))
+    );
+
+    // Retry: only FAILED documents, and they are processed again.
+    let retry = |id: &str| {
+        client
+            .post(server.url(&format!("/api/documents/{id}/retry")))
+            .header("x-api-key", KEY)
+            .send()
+    };
+    let response = retry(&id).await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "INVALID_STATUS"
+    );
+    let response = retry(&empty_id).await.unwrap();
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"id": empty_id, "status": "PENDING"})
+    );
+    settle(&client, &server, Duration::from_secs(60)).await;
+    let (_, again) = get(&client, &server, &format!("/api/documents/{empty_id}")).await;
+    assert_eq!(
+        (&again["status"], &again["failReason"]),
+        (&json!("FAILED"), &json!("TEXT_TOO_SHORT"))
+    );
+
+    // Availability.
+    let response = client
+        .patch(server.url(&format!("/api/documents/{id}/availability")))
+        .header("x-api-key", KEY)
+        .json(&json!({"isActive": false}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&body["id"], &body["isActive"]),
+        (&json!(id), &json!(false))
+    );
+
+    // No deleting while processing; afterwards chunks and bytes go with the document.
+    let mut conn = db.connect().await;
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    sqlx::query("UPDATE documents SET status = 'PROCESSING' WHERE id = $1")
+        .bind(uuid)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let delete = || {
+        client
+            .delete(server.url(&format!("/api/documents/{id}")))
+            .header("x-api-key", KEY)
+            .send()
+    };
+    let response = delete().await.unwrap();
+    assert_eq!(response.status(), 409);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "CONFLICT");
+    sqlx::query("UPDATE documents SET status = 'COMPLETED' WHERE id = $1")
+        .bind(uuid)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let response = delete().await.unwrap();
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"id": id, "deleted": true})
+    );
+    let (chunks, files): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM chunks WHERE document_id = $1), (SELECT count(*) FROM document_files WHERE document_id = $1)",
+    )
+    .bind(uuid)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((chunks, files), (0, 0));
+    assert_eq!(
+        get(&client, &server, &format!("/api/documents/{id}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(delete().await.unwrap().status(), 404);
+}
