@@ -88,15 +88,20 @@ async fn settle(client: &Client, server: &Server, limit: Duration) -> Vec<Value>
     }
 }
 
-#[tokio::test]
-async fn every_sample_document_completes_or_fails_with_its_code() {
+/// A server with its own database, an API key and an in-process worker.
+async fn keyed_server() -> (TestDb, Server, Client) {
     let db = TestDb::create().await;
     let server = Server::start(
         &["serve", "--migrate"],
         &[("DATABASE_URL", &db.url), ("API_KEY", KEY)],
     )
     .await;
-    let client = Client::new();
+    (db, server, Client::new())
+}
+
+#[tokio::test]
+async fn every_sample_document_completes_or_fails_with_its_code() {
+    let (db, server, client) = keyed_server().await;
     let mut ids = HashMap::new();
     for path in ["txt", "md", "html", "pdf"].iter().flat_map(|f| samples(f)) {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
@@ -261,13 +266,7 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
 
 #[tokio::test]
 async fn duplicates_oversize_files_and_the_document_lifecycle() {
-    let db = TestDb::create().await;
-    let server = Server::start(
-        &["serve", "--migrate"],
-        &[("DATABASE_URL", &db.url), ("API_KEY", KEY)],
-    )
-    .await;
-    let client = Client::new();
+    let (db, server, client) = keyed_server().await;
     let text =
         b"Hydrodynamic stability of laminar boundary layers decides where turbulence begins."
             .to_vec();

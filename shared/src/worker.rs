@@ -2,7 +2,10 @@
 //! At-least-once delivery plus an idempotent store (chunks are replaced, never appended) means a
 //! job may run twice but a document never gets its chunks twice.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::watch;
 
@@ -117,6 +120,7 @@ impl Worker {
 
     /// Converts in the sandbox, then cleans, chunks and embeds on a blocking thread, then stores.
     async fn process(&self, document: &Document) -> Result<usize, Failure> {
+        let started = Instant::now();
         let internal = |what: &str, e: &dyn std::fmt::Display| {
             Failure::new(FailureCode::InternalError, format!("{what}: {e}"))
         };
@@ -135,16 +139,28 @@ impl Worker {
             )
         })?;
         let blocks = self.sandbox.convert(format, bytes).await?;
+        let converted = started.elapsed();
         let embedder = self.embedder.clone();
         let prepared =
             tokio::task::spawn_blocking(move || pipeline::prepare(blocks, embedder.as_ref()))
                 .await
                 .map_err(|e| internal("the pipeline crashed", &e))??;
+        let prepared_at = started.elapsed();
         let stored = self
             .store
             .finish_processing(document.id, &prepared.markdown, &prepared.chunks)
             .await
             .map_err(|e| internal("cannot store the chunks", &e))?;
+        let ms = |d: Duration| d.as_millis() as u64;
+        tracing::info!(
+            document = %document.id,
+            convert_ms = ms(converted),
+            chunk_ms = ms(prepared_at.saturating_sub(converted + prepared.embedding_time)),
+            embed_ms = ms(prepared.embedding_time),
+            store_ms = ms(started.elapsed() - prepared_at),
+            total_ms = ms(started.elapsed()),
+            "phases"
+        );
         if !stored {
             tracing::info!(document = %document.id, "deleted while processing; result dropped");
         }

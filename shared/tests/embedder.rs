@@ -1,31 +1,13 @@
 //! The real model through tract matches reference vectors from onnxruntime (and an independent
 //! NumPy forward pass; see local/model/reference_vectors.py) to cosine ≥ 0.9999.
 
-use std::{path::PathBuf, process::Command};
+#[path = "common/model.rs"]
+mod model;
+
+use std::path::Path;
 
 use ragbase::{adapters::onnx_embedder::OnnxEmbedder, ports::Embedder};
 use serde_json::Value;
-
-/// The model folder: `EMBEDDING_MODEL_DIR`, or what `local/fetch-model` provides (fetching it once).
-fn model_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("EMBEDDING_MODEL_DIR") {
-        return dir.into();
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../local/fetch-model");
-    let out = Command::new(script)
-        .output()
-        .expect("local/fetch-model runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .trim_start_matches("export EMBEDDING_MODEL_DIR=")
-        .into()
-}
 
 fn cosine(a: &[f32], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| f64::from(*x) * y).sum()
@@ -56,7 +38,7 @@ fn reference() -> Vec<(String, usize, Vec<f64>)> {
 
 #[test]
 fn matches_the_reference_vectors_batched_and_one_by_one() {
-    let embedder = OnnxEmbedder::load(&model_dir(), 2).unwrap();
+    let embedder = OnnxEmbedder::load(Path::new(model::model_dir()), 2).unwrap();
     assert_eq!((embedder.dimensions(), embedder.max_tokens()), (384, 256));
     let reference = reference();
     assert_eq!(reference.len(), 20);
@@ -87,7 +69,7 @@ fn matches_the_reference_vectors_batched_and_one_by_one() {
 
 #[test]
 fn long_texts_are_counted_whole_and_embedded_truncated() {
-    let embedder = OnnxEmbedder::load(&model_dir(), 1).unwrap();
+    let embedder = OnnxEmbedder::load(Path::new(model::model_dir()), 1).unwrap();
     let long = reference()
         .into_iter()
         .find(|(_, tokens, _)| *tokens == 256)
@@ -111,7 +93,7 @@ fn a_missing_model_is_a_clear_start_up_error() {
     std::fs::create_dir_all(&corrupt).unwrap();
     std::fs::write(corrupt.join("model.onnx"), b"not a model").unwrap();
     std::fs::copy(
-        model_dir().join("tokenizer.json"),
+        Path::new(model::model_dir()).join("tokenizer.json"),
         corrupt.join("tokenizer.json"),
     )
     .unwrap();

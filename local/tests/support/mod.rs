@@ -2,6 +2,10 @@
 //! the project's own `local/services`, and the real `ragbase` binary on a free port.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+#[path = "../../../shared/tests/common/model.rs"]
+mod model;
+pub use model::model_dir;
+
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
@@ -236,28 +240,6 @@ fn base_env(env: &[(&str, &str)]) -> Vec<(String, String)> {
     ));
     all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     all
-}
-
-/// The model folder: `EMBEDDING_MODEL_DIR`, or what `local/fetch-model` provides (fetching it once).
-pub fn model_dir() -> &'static str {
-    static DIR: OnceLock<String> = OnceLock::new();
-    DIR.get_or_init(|| {
-        std::env::var("EMBEDDING_MODEL_DIR").unwrap_or_else(|_| {
-            let out = std::process::Command::new(checkout().join("local/fetch-model"))
-                .output()
-                .expect("fetch-model runs");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .trim()
-                .trim_start_matches("export EMBEDDING_MODEL_DIR=")
-                .to_owned()
-        })
-    })
 }
 
 /// A running `ragbase serve`, killed when dropped.

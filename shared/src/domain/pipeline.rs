@@ -1,6 +1,8 @@
 //! From converted blocks to embedded chunks: clean, judge, chunk, embed. Pure domain logic over
 //! the `Embedder` port; the worker supplies the blocks and stores the result.
 
+use std::time::{Duration, Instant};
+
 use super::{
     blocks::Block,
     chunking::{Chunk, chunk},
@@ -13,6 +15,8 @@ use crate::ports::Embedder;
 pub struct Prepared {
     pub markdown: String,
     pub chunks: Vec<(Chunk, Vec<f32>)>,
+    /// Time spent in the model, for the worker's log and the benchmarks.
+    pub embedding_time: Duration,
 }
 
 pub fn prepare(blocks: Vec<Block>, embedder: &dyn Embedder) -> Result<Prepared, Failure> {
@@ -38,11 +42,13 @@ pub fn prepare(blocks: Vec<Block>, embedder: &dyn Embedder) -> Result<Prepared, 
         .iter()
         .map(|c| c.embedding_input.as_str())
         .collect();
+    let started = Instant::now();
     let vectors = embedder
         .embed(&inputs)
         .map_err(|e| Failure::new(FailureCode::InternalError, format!("embedding failed: {e}")))?;
     Ok(Prepared {
         markdown: chunked.markdown,
         chunks: chunked.chunks.into_iter().zip(vectors).collect(),
+        embedding_time: started.elapsed(),
     })
 }

@@ -1,0 +1,114 @@
+//! Embedding throughput of the tract embedder, with onnxruntime on the same model file, the same
+//! inputs and the same thread count measured in the same run. Run with `local/bench-embedding`.
+//!
+//! Inputs come from the Cranfield collection: "long" = 64 passages that fill the model's
+//! 256-token window, "short" = the 225 development queries (about 20 tokens each).
+
+use std::{path::PathBuf, process::Command, time::Instant};
+
+use ragbase::{adapters::onnx_embedder::OnnxEmbedder, ports::Embedder};
+use serde_json::Value;
+
+fn cranfield(file: &str) -> Vec<Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/cranfield")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Median seconds of three timed runs after one warm-up.
+fn median_seconds(mut run: impl FnMut()) -> f64 {
+    run();
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            run();
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[1]
+}
+
+fn main() {
+    let model_dir = PathBuf::from(
+        std::env::var("EMBEDDING_MODEL_DIR")
+            .expect("EMBEDDING_MODEL_DIR (run local/bench-embedding)"),
+    );
+    let python = std::env::var("ORT_PYTHON")
+        .expect("ORT_PYTHON: a Python with onnxruntime (run local/bench-embedding)");
+    let counter = OnnxEmbedder::load(&model_dir, 1).unwrap();
+
+    let words: Vec<String> = cranfield("corpus.jsonl")
+        .iter()
+        .flat_map(|d| {
+            d["text"]
+                .as_str()
+                .unwrap()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut long = Vec::new();
+    let mut at = 0;
+    while long.len() < 64 {
+        let mut end = at + 150;
+        while counter.count_tokens(&words[at..end].join(" ")) < 256 {
+            end += 10;
+        }
+        long.push(words[at..end].join(" "));
+        at = end;
+    }
+    let short: Vec<String> = cranfield("queries-dev.jsonl")
+        .iter()
+        .map(|q| q["text"].as_str().unwrap().to_owned())
+        .collect();
+
+    println!(
+        "| input | texts | threads | tract tokens/s | tract texts/s | onnxruntime tokens/s | onnxruntime texts/s | tract / onnxruntime |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (name, texts) in [("256 tokens", &long), ("short queries", &short)] {
+        let tokens: usize = texts.iter().map(|t| counter.count_tokens(t).min(256)).sum();
+        let inputs =
+            std::env::temp_dir().join(format!("ragbase-bench-{}.json", std::process::id()));
+        std::fs::write(&inputs, serde_json::to_string(texts).unwrap()).unwrap();
+        for threads in [1, 2] {
+            let embedder = OnnxEmbedder::load(&model_dir, threads).unwrap();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let seconds = median_seconds(|| {
+                embedder.embed(&refs).unwrap();
+            });
+            let ort = Command::new(&python)
+                .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("model/ort_throughput.py"))
+                .arg(&model_dir)
+                .arg(&inputs)
+                .arg(threads.to_string())
+                .output()
+                .unwrap();
+            assert!(
+                ort.status.success(),
+                "{}",
+                String::from_utf8_lossy(&ort.stderr)
+            );
+            let ort: Value = serde_json::from_slice(&ort.stdout).unwrap();
+            let ort_seconds = ort["seconds"].as_f64().unwrap();
+            let (tract_tps, ort_tps) = (
+                tokens as f64 / seconds,
+                ort["tokens"].as_f64().unwrap() / ort_seconds,
+            );
+            println!(
+                "| {name} | {} | {threads} | {tract_tps:.0} | {:.1} | {ort_tps:.0} | {:.1} | {:.2} |",
+                texts.len(),
+                texts.len() as f64 / seconds,
+                texts.len() as f64 / ort_seconds,
+                tract_tps / ort_tps
+            );
+        }
+        std::fs::remove_file(inputs).ok();
+    }
+}
