@@ -145,6 +145,7 @@ async fn two_instances_share_one_rate_limit_exactly() {
         ("DATABASE_URL", db.url.as_str()),
         ("REDIS_URL", redis_url),
         ("TRUST_PROXY", "true"),
+        ("RATE_LIMIT_MAX", "100"),
     ];
     assert!(run_ragbase(&["migrate"], &env).await.0);
     let servers = [

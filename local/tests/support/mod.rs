@@ -230,6 +230,8 @@ fn base_env(env: &[(&str, &str)]) -> Vec<(String, String)> {
         ("PORT", "0"),
         ("REDIS_URL", shared().1),
         ("EMBEDDING_MODEL_DIR", model_dir()),
+        // Every test process is 127.0.0.1 to one shared Redis: rate limits are tested on their own.
+        ("RATE_LIMIT_MAX", "1000000"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -128,3 +128,71 @@ pub fn run_child(format: Format, cpu_seconds: u64) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sandbox whose "converter" is a shell script; the `--format …` arguments it is given
+    /// become the script's unused positional parameters.
+    fn shell(script: &str, timeout: Duration) -> Sandbox {
+        Sandbox::new(
+            "sh".into(),
+            vec!["-c".into(), script.into(), "sh".into()],
+            timeout,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_converter_that_hangs_is_killed_at_the_time_budget() {
+        let started = std::time::Instant::now();
+        let failure = shell("sleep 30", Duration::from_millis(500))
+            .convert(Format::Text, b"x".to_vec())
+            .await
+            .unwrap_err();
+        assert_eq!(failure.code, FailureCode::Timeout);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_converter_that_crashes_marks_the_file_corrupt() {
+        let failure = shell("kill -SEGV $$", Duration::from_secs(5))
+            .convert(Format::Pdf, vec![0; 1 << 20])
+            .await
+            .unwrap_err();
+        assert_eq!(failure.code, FailureCode::CorruptFile);
+        assert!(failure.message.contains("crashed"), "{failure}");
+    }
+
+    #[tokio::test]
+    async fn the_child_outcome_comes_back_as_blocks_or_a_failure() {
+        let blocks = r#"{"blocks":[{"kind":"paragraph","text":"hello","page":2}]}"#;
+        let got = shell(
+            &format!("cat >/dev/null; printf '%s' '{blocks}'"),
+            Duration::from_secs(5),
+        )
+        .convert(Format::Text, b"input".to_vec())
+        .await
+        .unwrap();
+        assert_eq!(
+            got,
+            [Block::new(
+                crate::domain::blocks::BlockKind::Paragraph,
+                "hello",
+                Some(2)
+            )]
+        );
+        let failure = r#"{"failure":{"code":"PASSWORD_PROTECTED","message":"locked"}}"#;
+        let got = shell(&format!("printf '%s' '{failure}'"), Duration::from_secs(5))
+            .convert(Format::Pdf, vec![])
+            .await;
+        assert_eq!(
+            got.unwrap_err(),
+            Failure::new(FailureCode::PasswordProtected, "locked")
+        );
+    }
+}
