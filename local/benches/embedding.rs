@@ -4,20 +4,11 @@
 //! Inputs come from the Cranfield collection: "long" = 64 passages that fill the model's
 //! 256-token window, "short" = the 225 development queries (about 20 tokens each).
 
+mod common;
+
 use std::{path::PathBuf, process::Command, time::Instant};
 
 use ragbase::{adapters::onnx_embedder::OnnxEmbedder, ports::Embedder};
-use serde_json::Value;
-
-fn cranfield(file: &str) -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/cranfield")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// Median seconds of three timed runs after one warm-up.
 fn median_seconds(mut run: impl FnMut()) -> f64 {
@@ -42,13 +33,10 @@ fn main() {
         .expect("ORT_PYTHON: a Python with onnxruntime (run local/bench-embedding)");
     let counter = OnnxEmbedder::load(&model_dir, 1).unwrap();
 
-    let words: Vec<String> = cranfield("corpus.jsonl")
+    let words: Vec<String> = common::cranfield_texts("corpus.jsonl")
         .iter()
-        .flat_map(|d| {
-            d["text"]
-                .as_str()
-                .unwrap()
-                .split_whitespace()
+        .flat_map(|text| {
+            text.split_whitespace()
                 .map(str::to_owned)
                 .collect::<Vec<_>>()
         })
@@ -63,10 +51,7 @@ fn main() {
         long.push(words[at..end].join(" "));
         at = end;
     }
-    let short: Vec<String> = cranfield("queries-dev.jsonl")
-        .iter()
-        .map(|q| q["text"].as_str().unwrap().to_owned())
-        .collect();
+    let short = common::cranfield_texts("queries-dev.jsonl");
 
     println!(
         "| input | texts | threads | tract tokens/s | tract texts/s | onnxruntime tokens/s | onnxruntime texts/s | tract / onnxruntime |"
@@ -95,7 +80,7 @@ fn main() {
                 "{}",
                 String::from_utf8_lossy(&ort.stderr)
             );
-            let ort: Value = serde_json::from_slice(&ort.stdout).unwrap();
+            let ort: serde_json::Value = serde_json::from_slice(&ort.stdout).unwrap();
             let ort_seconds = ort["seconds"].as_f64().unwrap();
             let (tract_tps, ort_tps) = (
                 tokens as f64 / seconds,

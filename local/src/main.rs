@@ -5,9 +5,15 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use ragbase::{
-    config::Config, convert::sandbox, domain::formats::Format, http, telemetry, wiring::Backends,
+    config::Config,
+    convert::sandbox,
+    domain::formats::Format,
+    http, telemetry,
+    wiring::{Backends, load_embedder},
 };
 use tokio::sync::watch;
+
+mod eval;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +41,9 @@ enum Command {
     Worker,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Measure retrieval quality on a test collection: ingest it, run its queries, print
+    /// nDCG@10, recall@100 and MRR@10 per mode as JSON lines.
+    Eval(eval::EvalArgs),
     /// (internal) Convert one file from stdin in a sandboxed child process.
     #[command(hide = true)]
     Convert {
@@ -83,7 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let _ = stop.send(true);
             });
             backends
-                .worker(&config, converter(&config)?)?
+                .worker(&config, load_embedder(&config)?, converter(&config)?)
                 .run(stopped)
                 .await;
             Ok(())
@@ -98,6 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("database migrated");
             Ok(())
         }
+        Command::Eval(args) => eval::run(config, args).await,
         Command::Convert { .. } => unreachable!("handled before the runtime starts"),
     }
 }
@@ -134,10 +144,11 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
             .context("migrating the database")?;
     }
     ensure_migrated(&backends).await?;
+    let embedder = load_embedder(&config)?;
     let worker = if no_worker {
         None
     } else {
-        Some(backends.worker(&config, converter(&config)?)?)
+        Some(backends.worker(&config, embedder.clone(), converter(&config)?))
     };
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
         .await
@@ -160,7 +171,7 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
         let stopped = stopped.clone();
         tokio::spawn(async move { w.run(stopped).await })
     });
-    let router = http::router(backends.app_state(config));
+    let router = http::router(backends.app_state(config, embedder));
     let shutdown = {
         let stop = stop.clone();
         async move {

@@ -5,11 +5,12 @@ mod support;
 
 use std::{collections::HashMap, path::PathBuf, time::Duration};
 
-use reqwest::{Client, multipart};
 use serde_json::{Value, json};
-use support::{Server, TestDb, checkout};
-
-const KEY: &str = "test-key";
+use support::{
+    Server, TestDb,
+    api::{Api, KEY},
+    checkout,
+};
 
 fn samples(folder: &str) -> Vec<PathBuf> {
     let dir = checkout().join("../shared/data/documents").join(folder);
@@ -19,39 +20,6 @@ fn samples(folder: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-async fn upload(client: &Client, server: &Server, filename: &str, bytes: Vec<u8>) -> (u16, Value) {
-    let form = multipart::Form::new().part(
-        "file",
-        multipart::Part::bytes(bytes).file_name(filename.to_owned()),
-    );
-    let response = client
-        .post(server.url("/api/documents"))
-        .header("x-api-key", KEY)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
-
-async fn get(client: &Client, server: &Server, path: &str) -> (u16, Value) {
-    let response = client
-        .get(server.url(path))
-        .header("x-api-key", KEY)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 /// Announces an upload of `size` bytes and returns the server's answer, which comes before the
@@ -71,41 +39,14 @@ async fn oversized_upload_answer(server: &Server, size: usize) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-/// Waits until no document is PENDING or PROCESSING.
-async fn settle(client: &Client, server: &Server, limit: Duration) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        let (_, page) = get(client, server, "/api/documents?limit=100").await;
-        let documents = page["documents"].as_array().cloned().unwrap_or_default();
-        if page["counts"]["PENDING"] == 0 && page["counts"]["PROCESSING"] == 0 {
-            return documents;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still processing after {limit:?}: {documents:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// A server with its own database, an API key and an in-process worker.
-async fn keyed_server() -> (TestDb, Server, Client) {
-    let db = TestDb::create().await;
-    let server = Server::start(
-        &["serve", "--migrate"],
-        &[("DATABASE_URL", &db.url), ("API_KEY", KEY)],
-    )
-    .await;
-    (db, server, Client::new())
-}
-
 #[tokio::test]
 async fn every_sample_document_completes_or_fails_with_its_code() {
-    let (db, server, client) = keyed_server().await;
+    let db = TestDb::create().await;
+    let api = Api::start(&db, &[]).await;
     let mut ids = HashMap::new();
     for path in ["txt", "md", "html", "pdf"].iter().flat_map(|f| samples(f)) {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        let (status, body) = upload(&client, &server, &name, std::fs::read(&path).unwrap()).await;
+        let (status, body) = api.upload(&name, std::fs::read(&path).unwrap()).await;
         assert_eq!(
             (status, &body["status"], &body["filename"]),
             (201, &json!("PENDING"), &json!(name)),
@@ -114,7 +55,7 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
         ids.insert(name, body["id"].as_str().unwrap().to_owned());
     }
 
-    let documents = settle(&client, &server, Duration::from_secs(1200)).await;
+    let documents = api.settle(Duration::from_secs(1200)).await;
     let expected_failures: HashMap<&str, &str> = [
         ("empty.txt", "TEXT_TOO_SHORT"),
         ("corrupt.pdf", "CORRUPT_FILE"),
@@ -141,15 +82,12 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
                         .is_some_and(|m| !m.is_empty()),
                     "{document}"
                 );
-                let (status, body) = get(
-                    &client,
-                    &server,
-                    &format!(
+                let (status, body) = api
+                    .get(&format!(
                         "/api/documents/{}/content",
                         document["id"].as_str().unwrap()
-                    ),
-                )
-                .await;
+                    ))
+                    .await;
                 assert_eq!((status, &body["error"]), (409, &json!("NOT_READY")));
             }
             None => {
@@ -172,12 +110,9 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
         ("maint-guide.ja.pdf", &["パッケージ"][..]),
         ("Seige_of_Vicksburg_Sample_OCR.pdf", &["Vicksburg"][..]),
     ] {
-        let (status, content) = get(
-            &client,
-            &server,
-            &format!("/api/documents/{}/content?format=json", ids[name]),
-        )
-        .await;
+        let (status, content) = api
+            .get(&format!("/api/documents/{}/content?format=json", ids[name]))
+            .await;
         assert_eq!(status, 200, "{name}: {content}");
         let chunks = content["chunks"].as_array().unwrap();
         let text: String = chunks
@@ -211,12 +146,12 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
             );
         }
     }
-    let (_, pdf) = get(
-        &client,
-        &server,
-        &format!("/api/documents/{}/content?format=json", ids["R-intro.pdf"]),
-    )
-    .await;
+    let (_, pdf) = api
+        .get(&format!(
+            "/api/documents/{}/content?format=json",
+            ids["R-intro.pdf"]
+        ))
+        .await;
     let pages: Vec<i64> = pdf["chunks"]
         .as_array()
         .unwrap()
@@ -225,15 +160,12 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
         .collect();
     assert_eq!(pages.first(), Some(&1));
     assert!(pages.iter().max().unwrap() >= &100, "R-intro has 113 pages");
-    let (_, md) = get(
-        &client,
-        &server,
-        &format!(
+    let (_, md) = api
+        .get(&format!(
             "/api/documents/{}/content?format=json",
             ids["with-headers.md"]
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(
         md["chunks"]
             .as_array()
@@ -242,12 +174,12 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
             .any(|c| c["metadata"]["breadcrumbs"]
                 == json!(["Main Title", "Section One", "Subsection 1.1"]))
     );
-    let (status, markdown) = get(
-        &client,
-        &server,
-        &format!("/api/documents/{}/content", ids["with-headers.md"]),
-    )
-    .await;
+    let (status, markdown) = api
+        .get(&format!(
+            "/api/documents/{}/content",
+            ids["with-headers.md"]
+        ))
+        .await;
     assert_eq!(status, 200);
     assert!(markdown.as_str().unwrap().starts_with("# Main Title"));
 
@@ -266,29 +198,31 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
 
 #[tokio::test]
 async fn duplicates_oversize_files_and_the_document_lifecycle() {
-    let (db, server, client) = keyed_server().await;
+    let db = TestDb::create().await;
+    let api = Api::start(&db, &[]).await;
+    let (server, client) = (&api.server, &api.client);
     let text =
         b"Hydrodynamic stability of laminar boundary layers decides where turbulence begins."
             .to_vec();
 
-    let (status, first) = upload(&client, &server, "notes.txt", text.clone()).await;
+    let (status, first) = api.upload("notes.txt", text.clone()).await;
     assert_eq!(status, 201);
     let id = first["id"].as_str().unwrap().to_owned();
-    let (status, duplicate) = upload(&client, &server, "renamed.txt", text).await;
+    let (status, duplicate) = api.upload("renamed.txt", text).await;
     assert_eq!(
         (status, &duplicate["error"], &duplicate["existingId"]),
         (409, &json!("DUPLICATE_FILE"), &json!(id))
     );
 
     // What a client announces for a 51 MiB file: the file plus its multipart framing.
-    let big = oversized_upload_answer(&server, 51 * 1024 * 1024 + 200).await;
+    let big = oversized_upload_answer(server, 51 * 1024 * 1024 + 200).await;
     assert!(big.starts_with("HTTP/1.1 413"), "{big}");
     assert!(big.contains(r#""error":"FILE_TOO_LARGE""#), "{big}");
 
-    let (_, empty) = upload(&client, &server, "empty.txt", Vec::new()).await;
+    let (_, empty) = api.upload("empty.txt", Vec::new()).await;
     let empty_id = empty["id"].as_str().unwrap().to_owned();
-    settle(&client, &server, Duration::from_secs(60)).await;
-    let (_, doc) = get(&client, &server, &format!("/api/documents/{id}")).await;
+    api.settle(Duration::from_secs(60)).await;
+    let (_, doc) = api.get(&format!("/api/documents/{id}")).await;
     assert_eq!(
         (&doc["status"], &doc["chunkCount"]),
         (&json!("COMPLETED"), &json!(1))
@@ -312,8 +246,8 @@ async fn duplicates_oversize_files_and_the_document_lifecycle() {
         response.json::<Value>().await.unwrap(),
         json!({"id": empty_id, "status": "PENDING"})
     );
-    settle(&client, &server, Duration::from_secs(60)).await;
-    let (_, again) = get(&client, &server, &format!("/api/documents/{empty_id}")).await;
+    api.settle(Duration::from_secs(60)).await;
+    let (_, again) = api.get(&format!("/api/documents/{empty_id}")).await;
     assert_eq!(
         (&again["status"], &again["failReason"]),
         (&json!("FAILED"), &json!("TEXT_TOO_SHORT"))
@@ -368,11 +302,6 @@ async fn duplicates_oversize_files_and_the_document_lifecycle() {
     .await
     .unwrap();
     assert_eq!((chunks, files), (0, 0));
-    assert_eq!(
-        get(&client, &server, &format!("/api/documents/{id}"))
-            .await
-            .0,
-        404
-    );
+    assert_eq!(api.get(&format!("/api/documents/{id}")).await.0, 404);
     assert_eq!(delete().await.unwrap().status(), 404);
 }

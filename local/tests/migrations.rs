@@ -21,7 +21,14 @@ async fn migrations_apply_from_empty_and_are_rerunnable() {
     .unwrap();
     assert_eq!(
         tables,
-        ["_sqlx_migrations", "chunks", "document_files", "documents"]
+        [
+            "_sqlx_migrations",
+            "chunk_lexemes",
+            "chunk_totals",
+            "chunks",
+            "document_files",
+            "documents"
+        ]
     );
     let indexes: Vec<String> =
         sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE tablename = 'chunks'")

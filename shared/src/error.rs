@@ -46,6 +46,9 @@ pub enum Error {
         backend: &'static str,
         detail: String,
     },
+    /// The embedding model could not embed the query.
+    #[error("{0}")]
+    Embedding(String),
     #[error("Internal error: {0}")]
     Internal(String),
 }
@@ -77,6 +80,7 @@ impl Error {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PayloadTooLarge { .. } => "FILE_TOO_LARGE",
             Self::Backend { .. } => "SERVICE_UNAVAILABLE",
+            Self::Embedding(_) => "EMBEDDING_SERVICE_ERROR",
         }
     }
 }

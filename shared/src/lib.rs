@@ -8,6 +8,8 @@ pub mod domain;
 mod error;
 pub mod http;
 pub mod ports;
+pub mod search;
+pub mod submit;
 pub mod telemetry;
 pub mod wiring;
 pub mod worker;

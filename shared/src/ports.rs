@@ -12,6 +12,7 @@ use crate::{
         chunking::Chunk,
         documents::{Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument},
         failure::Failure,
+        search::{ChunkHit, Keywords, SearchFilter},
     },
 };
 
@@ -43,6 +44,22 @@ pub trait Store: Send + Sync {
     async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error>;
     /// The processed Markdown and chunks; `Error::NotReady` until COMPLETED.
     async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error>;
+    /// Chunks of COMPLETED, active documents nearest to `vector`, most similar first.
+    async fn nearest_chunks(
+        &self,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error>;
+    /// Chunks of COMPLETED, active documents matching `keywords`, best text rank first, each
+    /// with its similarity to `vector`.
+    async fn keyword_chunks(
+        &self,
+        keywords: &Keywords,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error>;
 }
 
 /// One client's standing in its current rate-limit window, after counting a request.

@@ -10,7 +10,7 @@ use crate::{
     config::Config,
     convert::sandbox::Sandbox,
     http::AppState,
-    ports::{RateLimiter, ReadinessCheck},
+    ports::{Embedder, RateLimiter, ReadinessCheck},
     worker::Worker,
 };
 
@@ -33,7 +33,7 @@ impl Backends {
             .redis_url
             .as_deref()
             .ok_or_else(|| required("REDIS_URL", "Redis (the job queue)"))?;
-        let postgres = PgStore::connect(database_url)?;
+        let postgres = PgStore::connect(database_url, config.hnsw_ef_search)?;
         let unreachable =
             |e: Error| Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"));
         let redis = Redis::connect(redis_url).await.map_err(unreachable)?;
@@ -50,7 +50,7 @@ impl Backends {
     }
 
     /// The HTTP state over these backends; rate-limit counters live in Redis, shared by every instance.
-    pub fn app_state(&self, config: Config) -> AppState {
+    pub fn app_state(&self, config: Config, embedder: Arc<dyn Embedder>) -> AppState {
         let readiness: Vec<Arc<dyn ReadinessCheck>> = vec![
             Arc::new(self.postgres.clone()),
             Arc::new(self.redis.clone()),
@@ -62,25 +62,32 @@ impl Backends {
             config,
             Arc::new(self.postgres.clone()),
             self.queue.clone(),
+            embedder,
             rate_limiter,
             readiness,
         )
     }
 
-    /// A worker over these backends. Loads the model (once per process) and converts in children
-    /// started as `converter` (this executable's `convert` command).
+    /// A worker over these backends that converts in children started as `converter` (this
+    /// executable's `convert` command).
     pub fn worker(
         &self,
         config: &Config,
+        embedder: Arc<dyn Embedder>,
         converter: (PathBuf, Vec<String>),
-    ) -> Result<Worker, Error> {
-        let embedder = OnnxEmbedder::load(&config.embedding_model_dir, config.embedding_threads)?;
-        Ok(Worker {
+    ) -> Worker {
+        Worker {
             store: Arc::new(self.postgres.clone()),
             queue: self.queue.clone(),
-            embedder: Arc::new(embedder),
+            embedder,
             sandbox: Sandbox::new(converter.0, converter.1, config.conversion_timeout),
             lease: config.queue_lease,
-        })
+        }
     }
+}
+
+/// The embedding model, loaded once per process and shared by the query route and the worker.
+pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>, Error> {
+    let embedder = OnnxEmbedder::load(&config.embedding_model_dir, config.embedding_threads)?;
+    Ok(Arc::new(embedder))
 }

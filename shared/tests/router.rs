@@ -23,9 +23,10 @@ use ragbase::{
         },
         failure::Failure,
         formats::Format,
+        search::{ChunkHit, Keywords, SearchFilter},
     },
     http::{AppState, router},
-    ports::{Job, Queue, QueueSizes, ReadinessCheck, Store},
+    ports::{Embedder, Job, Queue, QueueSizes, ReadinessCheck, Store},
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -99,6 +100,49 @@ impl Store for EmptyStore {
     async fn document_content(&self, _id: Uuid) -> Result<DocumentContent, Error> {
         Err(Error::NotFound("Document not found".into()))
     }
+
+    async fn nearest_chunks(
+        &self,
+        _vector: &[f32],
+        _filter: &SearchFilter,
+        _limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        Ok(Vec::new())
+    }
+
+    async fn keyword_chunks(
+        &self,
+        _keywords: &Keywords,
+        _vector: &[f32],
+        _filter: &SearchFilter,
+        _limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        Ok(Vec::new())
+    }
+}
+
+/// Embeds everything as one vector, and fails on the text "unembeddable".
+struct StubEmbedder;
+
+impl Embedder for StubEmbedder {
+    fn dimensions(&self) -> usize {
+        3
+    }
+
+    fn max_tokens(&self) -> usize {
+        256
+    }
+
+    fn count_tokens(&self, text: &str) -> usize {
+        text.split_whitespace().count()
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error> {
+        if texts.contains(&"unembeddable") {
+            return Err(Error::Internal("model crashed".into()));
+        }
+        Ok(texts.iter().map(|_| vec![1.0, 0.0, 0.0]).collect())
+    }
 }
 
 /// A queue that holds nothing: these tests never get as far as processing.
@@ -164,7 +208,14 @@ fn app_with(
     .unwrap();
     let store = Arc::new(EmptyStore::default());
     let limiter = Arc::new(MemoryRateLimiter::new(config.rate_limit_window));
-    let state = AppState::new(config, store.clone(), Arc::new(IdleQueue), limiter, checks);
+    let state = AppState::new(
+        config,
+        store.clone(),
+        Arc::new(IdleQueue),
+        Arc::new(StubEmbedder),
+        limiter,
+        checks,
+    );
     (
         router(state).layer(MockConnectInfo(std::net::SocketAddr::from((
             [127, 0, 0, 1],
@@ -330,6 +381,43 @@ async fn document_routes_validate_their_input() {
         (status, body["error"].as_str()),
         (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
     );
+}
+
+#[tokio::test]
+async fn query_validates_its_body_and_reports_a_failed_model_as_503() {
+    let app = app_with(&[], vec![]).0;
+    let post = |body: &str| {
+        Request::post("/api/query")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    for (body, mentions) in [
+        ("{\"query\": ", "JSON"),
+        ("{\"query\": 42}", "query"),
+        ("{\"query\": \"\"}", "query"),
+        ("{\"query\": \"q\", \"topK\": 0}", "topK"),
+        ("{\"query\": \"q\", \"mode\": \"keyword\"}", "mode"),
+        ("{\"query\": \"q\", \"alpha\": -0.1}", "alpha"),
+        (
+            "{\"query\": \"q\", \"documentIds\": [\"x\"]}",
+            "documentIds",
+        ),
+    ] {
+        let (status, _, reply) = send(&app, post(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(reply["error"], "VALIDATION_ERROR", "{body}");
+        let message = reply["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{body}: {message}");
+    }
+
+    let (status, _, reply) = send(&app, post("{\"query\": \"unembeddable\"}")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply["error"], "EMBEDDING_SERVICE_ERROR");
+
+    let (status, _, reply) = send(&app, post("{\"query\": \"lift\", \"mode\": \"hybrid\"}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reply, json!({"mode": "hybrid", "results": []}));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 #[path = "../../../shared/tests/common/model.rs"]
 mod model;
 pub use model::model_dir;
+pub mod api;
 
 use std::{
     net::TcpListener,

@@ -8,6 +8,7 @@ pub mod filename;
 pub mod formats;
 pub mod pipeline;
 pub mod quality;
+pub mod search;
 pub mod text;
 
 use sha2::{Digest, Sha256};

@@ -23,6 +23,7 @@ use crate::{
         filename::validate_filename,
         formats::detect,
     },
+    submit::submit,
 };
 
 pub async fn list(
@@ -83,21 +84,14 @@ pub async fn upload(
             bytes.extend_from_slice(&piece);
         }
         let format = detect(&filename, &bytes[..bytes.len().min(8192)])?;
-        let document = state
-            .store
-            .create_document(NewDocument {
-                id: uuid::Uuid::new_v4(),
-                filename,
-                format,
-                content_hash: hasher.finalize().into(),
-                bytes,
-            })
-            .await?;
-        if let Err(e) = state.queue.enqueue(document.id).await {
-            // Without a job the document would wait forever: undo, and let the client try again.
-            let _ = state.store.delete_document(document.id).await;
-            return Err(e);
-        }
+        let new = NewDocument {
+            id: uuid::Uuid::new_v4(),
+            filename,
+            format,
+            content_hash: hasher.finalize().into(),
+            bytes,
+        };
+        let document = submit(state.store.as_ref(), state.queue.as_ref(), new).await?;
         let body = json!({"id": document.id, "filename": document.filename, "status": document.status, "format": document.format});
         return Ok((StatusCode::CREATED, Json(body)).into_response());
     }

@@ -26,7 +26,7 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Backend { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Backend { .. } | Self::Embedding(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Config(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -42,6 +42,10 @@ impl IntoResponse for Error {
                 tracing::error!(error = %self, "backend failure");
                 body["message"] =
                     json!(format!("The {backend} is unavailable, please retry later"));
+            }
+            Self::Embedding(_) => {
+                tracing::error!(error = %self, "embedding failure");
+                body["message"] = json!("The embedding model could not process the query");
             }
             Self::Internal(_) | Self::Config(_) => {
                 tracing::error!(error = %self, "internal error");

@@ -6,6 +6,7 @@ pub mod errors;
 mod guard;
 mod observe;
 mod probes;
+mod query;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration, time::Instant};
 
@@ -30,7 +31,7 @@ use crate::{
     Error,
     alerts::Alerts,
     config::Config,
-    ports::{Queue, RateLimiter, ReadinessCheck, Store},
+    ports::{Embedder, Queue, RateLimiter, ReadinessCheck, Store},
     telemetry::Metrics,
 };
 
@@ -43,6 +44,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn Queue>,
+    pub embedder: Arc<dyn Embedder>,
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub readiness: Arc<[Arc<dyn ReadinessCheck>]>,
     pub metrics: Metrics,
@@ -56,6 +58,7 @@ impl AppState {
         config: Config,
         store: Arc<dyn Store>,
         queue: Arc<dyn Queue>,
+        embedder: Arc<dyn Embedder>,
         rate_limiter: Arc<dyn RateLimiter>,
         readiness: Vec<Arc<dyn ReadinessCheck>>,
     ) -> Self {
@@ -72,6 +75,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             queue,
+            embedder,
             rate_limiter,
             readiness: readiness.into(),
             metrics: Metrics::install(),
@@ -100,6 +104,7 @@ pub fn router(state: AppState) -> Router {
             "/documents/{id}/availability",
             patch(documents::set_availability),
         )
+        .route("/query", post(query::query))
         // Unknown /api paths pass the same gate as real ones, so they reveal nothing to strangers.
         .fallback(|| async { Error::NotFound("Route not found".into()) })
         // Layers run last-added first: count the request against the limit, then check the key,

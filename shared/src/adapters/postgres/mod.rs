@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+mod search;
 mod store;
 
 use async_trait::async_trait;
-use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+use sqlx::{Executor, PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
 use crate::{Error, ports::ReadinessCheck};
 
@@ -22,11 +23,23 @@ fn db_error(err: sqlx::Error) -> Error {
 
 impl PgStore {
     /// Connects lazily: the server starts (and `/ready` reports) even while the database is down.
-    pub fn connect(url: &str) -> Result<Self, Error> {
+    /// `ef_search` is the HNSW candidate list per search: higher finds more true neighbours, slower.
+    pub fn connect(url: &str, ef_search: u32) -> Result<Self, Error> {
         let pool = PgPoolOptions::new()
             .max_connections(10)
             // Fail a request fast while the database is away instead of queueing it for 30 s.
             .acquire_timeout(Duration::from_secs(3))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    // Iterative scans keep walking the index until filtered searches fill their
+                    // LIMIT; relaxed order is exact after the query's own final sort.
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef_search}"
+                    )))
+                    .await
+                    .map(drop)
+                })
+            })
             .connect_lazy(url)
             .map_err(|e| Error::Config(format!("DATABASE_URL is invalid: {e}")))?;
         Ok(Self { pool })

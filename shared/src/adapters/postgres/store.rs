@@ -5,7 +5,7 @@ use pgvector::Vector;
 use sqlx::{QueryBuilder, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::{PgStore, db_error};
+use super::{PgStore, db_error, search};
 use crate::{
     Error,
     domain::{
@@ -15,6 +15,7 @@ use crate::{
             NewDocument, SortField, StatusCounts, StoredChunk,
         },
         failure::Failure,
+        search::{ChunkHit, Keywords, SearchFilter},
     },
     ports::Store,
 };
@@ -352,6 +353,25 @@ impl Store for PgStore {
             document,
             chunks,
         })
+    }
+
+    async fn nearest_chunks(
+        &self,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        search::nearest(&self.pool, vector, filter, limit).await
+    }
+
+    async fn keyword_chunks(
+        &self,
+        keywords: &Keywords,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        search::by_keywords(&self.pool, keywords, vector, filter, limit).await
     }
 }
 

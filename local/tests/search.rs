@@ -1,0 +1,244 @@
+//! `POST /api/query` over HTTP against real PostgreSQL with pgvector, Redis and the real model:
+//! the right passage comes first, only COMPLETED active documents are ever returned, filters hold.
+
+mod support;
+
+use std::time::Duration;
+
+use pgvector::Vector;
+use ragbase::{adapters::onnx_embedder::OnnxEmbedder, ports::Embedder};
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{TestDb, api::Api, model_dir};
+
+const WINGS: &str = "# Wing aerodynamics\n\n## Stall\n\nAt high angles of attack the boundary layer \
+separates from the upper surface of the wing, lift collapses and the aircraft stalls. Vortex \
+generators delay the separation.\n";
+const BREAD: &str = "Baking bread at home\n\nKnead the dough of flour, water, salt and yeast \
+until it is smooth, let it rise for two hours, then bake it in a hot oven until the crust is brown.\n";
+const ROCKETS: &str = "# Rocket engines\n\nA liquid rocket engine burns fuel with an oxidiser in \
+its combustion chamber; the nozzle expands the hot gas to produce thrust in the vacuum of space.\n";
+
+async fn query(api: &Api, body: Value) -> Vec<Value> {
+    let (status, reply) = api.send(Method::POST, "/api/query", &body).await;
+    assert_eq!(status, 200, "{body} → {reply}");
+    assert_eq!(
+        reply["mode"],
+        body.get("mode").cloned().unwrap_or(json!("semantic"))
+    );
+    reply["results"].as_array().unwrap().clone()
+}
+
+fn document_ids(results: &[Value]) -> Vec<&str> {
+    results
+        .iter()
+        .map(|r| r["documentId"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_right_passage_comes_first_and_hidden_documents_never_come_back() {
+    let db = TestDb::create().await;
+    let api = Api::start(&db, &[]).await;
+    let mut ids = Vec::new();
+    for (name, text) in [
+        ("wings.md", WINGS),
+        ("bread.txt", BREAD),
+        ("rockets.md", ROCKETS),
+    ] {
+        let (status, body) = api.upload(name, text.as_bytes().to_vec()).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let (wings, bread, rockets) = (&ids[0], &ids[1], &ids[2]);
+    api.settle(Duration::from_secs(120)).await;
+
+    let stall = "why does an aircraft stall when the angle of attack is too high?";
+    let results = query(&api, json!({"query": stall, "topK": 3})).await;
+    assert_eq!(results.len(), 3);
+    let best = &results[0];
+    assert_eq!(best["documentId"], json!(wings));
+    assert_eq!(best["filename"], "wings.md");
+    assert!(best["content"].as_str().unwrap().contains("boundary layer"));
+    assert_eq!(best["metadata"]["heading"], "Stall");
+    assert_eq!(
+        best["metadata"]["breadcrumbs"],
+        json!(["Wing aerodynamics", "Stall"])
+    );
+    for field in ["charStart", "charEnd", "chunkIndex"] {
+        assert!(best["metadata"][field].is_i64(), "{field}: {best}");
+    }
+    let scores: Vec<f64> = results
+        .iter()
+        .map(|r| r["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(scores[0] > 0.4 && scores[0] <= 1.0, "{scores:?}");
+
+    let hybrid = query(
+        &api,
+        json!({"query": "yeast dough", "mode": "hybrid", "topK": 3}),
+    )
+    .await;
+    assert_eq!(hybrid[0]["documentId"], json!(bread));
+    // Fused scores: alpha/(60+1) + (1-alpha)/(60+1) at most.
+    assert!(hybrid[0]["score"].as_f64().unwrap() <= 1.0 / 61.0 + 1e-9);
+
+    // Filters: by document, by format, and a similarity floor.
+    let only_rockets = query(
+        &api,
+        json!({"query": stall, "topK": 5, "mode": "hybrid", "documentIds": [rockets]}),
+    )
+    .await;
+    assert!(!only_rockets.is_empty());
+    assert!(document_ids(&only_rockets).iter().all(|id| id == rockets));
+    let text_only = query(
+        &api,
+        json!({"query": stall, "topK": 5, "formats": ["text"]}),
+    )
+    .await;
+    assert!(!text_only.is_empty());
+    assert!(document_ids(&text_only).iter().all(|id| id == bread));
+    let close = query(&api, json!({"query": stall, "topK": 5, "minScore": 0.4})).await;
+    assert_eq!(document_ids(&close), vec![wings.as_str()]);
+
+    // A disabled document vanishes from both modes at once, and comes back when enabled.
+    let availability = format!("/api/documents/{wings}/availability");
+    let (status, _) = api
+        .send(Method::PATCH, &availability, &json!({"isActive": false}))
+        .await;
+    assert_eq!(status, 200);
+    for mode in ["semantic", "hybrid"] {
+        let results = query(&api, json!({"query": stall, "topK": 100, "mode": mode})).await;
+        assert!(!document_ids(&results).contains(&wings.as_str()), "{mode}");
+        assert!(!results.is_empty());
+    }
+    api.send(Method::PATCH, &availability, &json!({"isActive": true}))
+        .await;
+    let results = query(&api, json!({"query": stall, "topK": 1})).await;
+    assert_eq!(results[0]["documentId"], json!(wings));
+
+    // A deleted document's chunks are gone with it.
+    let (status, _) = api
+        .send(
+            Method::DELETE,
+            &format!("/api/documents/{bread}"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for mode in ["semantic", "hybrid"] {
+        let results = query(
+            &api,
+            json!({"query": "yeast dough", "topK": 100, "mode": mode}),
+        )
+        .await;
+        assert!(!document_ids(&results).contains(&bread.as_str()), "{mode}");
+    }
+
+    // BM25's statistics followed every insert and the delete.
+    let mut conn = db.connect().await;
+    let drift: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT word, ndoc FROM ts_stat('SELECT search_vector FROM chunks')) s \
+         FULL JOIN (SELECT * FROM chunk_lexemes WHERE chunks <> 0) l ON l.lexeme = s.word \
+         WHERE s.ndoc IS DISTINCT FROM l.chunks",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(drift, 0);
+    let totals: (bool, i64) = sqlx::query_as(
+        "SELECT (t.chunks, t.tokens) = (c.n, c.tokens), t.chunks FROM chunk_totals t, \
+         (SELECT count(*) AS n, sum(token_count) AS tokens FROM chunks) c",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(totals.0 && totals.1 > 0, "{totals:?}");
+
+    // Validation errors have the contract's body.
+    for body in [
+        json!({"query": ""}),
+        json!({"query": "x".repeat(1001)}),
+        json!({"query": "q", "topK": 101}),
+        json!({"query": "q", "mode": "keyword"}),
+        json!({"query": "q", "alpha": 2}),
+        json!({"query": "q", "formats": ["exe"]}),
+    ] {
+        let (status, reply) = api.send(Method::POST, "/api/query", &body).await;
+        assert_eq!(
+            (status, &reply["error"]),
+            (400, &json!("VALIDATION_ERROR")),
+            "{body}"
+        );
+        assert!(reply["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let (status, reply) = api.get("/api/query").await;
+    assert_eq!(
+        (status, &reply["error"]),
+        (405, &json!("METHOD_NOT_ALLOWED"))
+    );
+}
+
+/// Thousands of chunks nearer the query than any the filter allows: the HNSW walk alone, with a
+/// tiny `ef_search`, would find none of the allowed ones; iterative scans must still fill `topK`.
+#[tokio::test]
+async fn filtered_searches_still_fill_top_k() {
+    let db = TestDb::create().await;
+    let api = Api::start(&db, &[("HNSW_EF_SEARCH", "10")]).await;
+    let question = "alpha beta gamma";
+    let near = OnnxEmbedder::load(model_dir().as_ref(), 1)
+        .unwrap()
+        .embed(&[question])
+        .unwrap()[0]
+        .clone();
+    let far: Vec<f32> = near.iter().map(|x| -x).collect();
+    // The crowd: 3,000 text chunks around the query's own vector. Allowed: one Markdown document
+    // of 30 chunks around the opposite vector, the farthest there is.
+    sqlx::raw_sql(
+        "INSERT INTO documents (id, filename, format, file_size, content_hash, status) VALUES \
+           ('00000000-0000-0000-0000-000000000001', 'crowd.txt', 'text', 1, sha256('crowd'), 'COMPLETED'), \
+           ('00000000-0000-0000-0000-000000000002', 'allowed.md', 'markdown', 1, sha256('allowed'), 'COMPLETED')",
+    )
+    .execute(&mut db.connect().await)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO chunks (id, document_id, chunk_index, content, embedding, char_start, char_end, token_count) \
+         SELECT gen_random_uuid(), \
+                CASE WHEN i <= 3000 THEN '00000000-0000-0000-0000-000000000001'::uuid \
+                     ELSE '00000000-0000-0000-0000-000000000002'::uuid END, \
+                i, 'alpha beta chunk ' || i, \
+                CASE WHEN i <= 3000 THEN $1 ELSE $2 END \
+                  + (SELECT array_agg(random() * 0.02 - 0.01)::vector FROM generate_series(1, 384) WHERE i > 0), \
+                0, 1, 1 \
+         FROM generate_series(1, 3030) i",
+    )
+    .bind(Vector::from(near))
+    .bind(Vector::from(far))
+    .execute(&mut db.connect().await)
+    .await
+    .unwrap();
+    sqlx::raw_sql("ANALYZE chunks; ANALYZE documents")
+        .execute(&mut db.connect().await)
+        .await
+        .unwrap();
+
+    for filter in [
+        json!({"formats": ["markdown"]}),
+        json!({"documentIds": ["00000000-0000-0000-0000-000000000002"]}),
+    ] {
+        for mode in ["semantic", "hybrid"] {
+            let mut body = json!({"query": question, "topK": 25, "mode": mode});
+            body.as_object_mut()
+                .unwrap()
+                .extend(filter.as_object().unwrap().clone());
+            let results = query(&api, body.clone()).await;
+            assert_eq!(results.len(), 25, "{body}");
+            assert!(
+                results.iter().all(|r| r["filename"] == "allowed.md"),
+                "{body}"
+            );
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! Search requests, the keyword query and reciprocal-rank fusion: the rules every store shares.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{documents::ChunkMetadata, formats::Format};
+use crate::Error;
+
+/// Rank offset of reciprocal-rank fusion (the contract's k = 60): it damps the weight of the very
+/// first ranks so one list cannot outvote the other on a single hit.
+const RRF_K: f64 = 60.0;
+/// Candidates each list contributes to a hybrid fusion (more when `topK` asks for more).
+const HYBRID_DEPTH: usize = 300;
+const MAX_QUERY_CHARS: usize = 1000;
+const MAX_DOCUMENT_IDS: usize = 1000;
+
+/// `POST /api/query` as sent; `SearchRequest::parse` checks it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawSearchRequest {
+    pub query: Option<String>,
+    pub top_k: Option<i64>,
+    pub mode: Option<String>,
+    pub alpha: Option<f64>,
+    pub document_ids: Option<Vec<String>>,
+    pub formats: Option<Vec<String>>,
+    pub min_score: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Semantic,
+    Hybrid,
+}
+
+/// Which documents a search may return, beyond the rule that only COMPLETED, active ones can.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilter {
+    pub document_ids: Option<Vec<Uuid>>,
+    pub formats: Option<Vec<Format>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    pub query: String,
+    pub top_k: usize,
+    pub mode: Mode,
+    /// Weight of the vector ranks in a hybrid fusion; the keyword ranks get the rest.
+    pub alpha: f64,
+    pub filter: SearchFilter,
+    /// The least cosine similarity a result may have, in either mode.
+    pub min_similarity: Option<f32>,
+}
+
+impl SearchRequest {
+    pub fn parse(raw: RawSearchRequest) -> Result<Self, Error> {
+        let invalid = |message: &str| Error::Validation(message.to_owned());
+        let query = raw.query.as_deref().map(str::trim).unwrap_or_default();
+        let length = query.chars().count();
+        if !(1..=MAX_QUERY_CHARS).contains(&length) {
+            return Err(invalid(&format!(
+                "query must be 1–{MAX_QUERY_CHARS} characters (after trimming spaces)"
+            )));
+        }
+        let top_k = match raw.top_k {
+            None => 5,
+            Some(k @ 1..=100) => k as usize,
+            Some(_) => return Err(invalid("topK must be an integer from 1 to 100")),
+        };
+        let mode = match raw.mode.as_deref() {
+            None | Some("semantic") => Mode::Semantic,
+            Some("hybrid") => Mode::Hybrid,
+            Some(_) => return Err(invalid("mode must be \"semantic\" or \"hybrid\"")),
+        };
+        let alpha = raw.alpha.unwrap_or(0.7);
+        if !(0.0..=1.0).contains(&alpha) {
+            return Err(invalid("alpha must be a number from 0 to 1"));
+        }
+        let min_similarity = match raw.min_score {
+            None => None,
+            Some(s) if (-1.0..=1.0).contains(&s) => Some(s as f32),
+            Some(_) => return Err(invalid("minScore must be a number from -1 to 1")),
+        };
+        let document_ids = raw
+            .document_ids
+            .map(|ids| {
+                if ids.is_empty() || ids.len() > MAX_DOCUMENT_IDS {
+                    return Err(invalid(&format!(
+                        "documentIds must list 1–{MAX_DOCUMENT_IDS} document ids"
+                    )));
+                }
+                ids.iter()
+                    .map(|id| {
+                        Uuid::parse_str(id).map_err(|_| {
+                            let shown: String = id.chars().take(64).collect();
+                            invalid(&format!("documentIds: {shown:?} is not a document id"))
+                        })
+                    })
+                    .collect()
+            })
+            .transpose()?;
+        let formats = raw
+            .formats
+            .map(|names| {
+                if names.is_empty() {
+                    return Err(invalid("formats must list at least one format"));
+                }
+                names
+                    .iter()
+                    .map(|name| {
+                        Format::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+                            let known: Vec<_> = Format::ALL.iter().map(|f| f.as_str()).collect();
+                            let shown: String = name.chars().take(32).collect();
+                            invalid(&format!(
+                                "formats: {shown:?} is not one of {}",
+                                known.join(", ")
+                            ))
+                        })
+                    })
+                    .collect()
+            })
+            .transpose()?;
+        Ok(Self {
+            query: query.to_owned(),
+            top_k,
+            mode,
+            alpha,
+            filter: SearchFilter {
+                document_ids,
+                formats,
+            },
+            min_similarity,
+        })
+    }
+
+    /// How many candidates each ranked list contributes to a hybrid fusion.
+    pub fn hybrid_depth(&self) -> usize {
+        self.top_k.max(HYBRID_DEPTH)
+    }
+}
+
+/// The query's keyword side in PostgreSQL `websearch_to_tsquery` syntax. A question's words are
+/// alternatives (a natural-language question rarely has every word in one passage), ranked by how
+/// many of them a chunk holds and how close together; "quoted phrases" are alternatives too,
+/// and -words exclude chunks outright.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keywords {
+    /// Words and "phrases" joined by `or`; empty when there are none.
+    pub any: String,
+    /// `-word -"a phrase"`; empty when nothing is excluded.
+    pub exclude: String,
+}
+
+impl Keywords {
+    pub fn parse(query: &str) -> Self {
+        let (mut any, mut exclude) = (Vec::new(), Vec::new());
+        let mut rest = query.trim_start();
+        while !rest.is_empty() {
+            let negated = rest.starts_with('-')
+                && rest[1..].chars().next().is_some_and(|c| !c.is_whitespace());
+            let body = if negated { &rest[1..] } else { rest };
+            let (term, after) = if let Some(quoted) = body.strip_prefix('"') {
+                let end = quoted.find('"').unwrap_or(quoted.len());
+                let phrase = quoted[..end].trim();
+                let term = (!phrase.is_empty()).then(|| format!("\"{phrase}\""));
+                (term, quoted.get(end + 1..).unwrap_or(""))
+            } else {
+                let end = body
+                    .find(|c: char| c.is_whitespace() || c == '"')
+                    .unwrap_or(body.len());
+                let word = &body[..end];
+                // `or` is websearch's own operator; the words are alternatives already.
+                let term =
+                    (!word.is_empty() && !word.eq_ignore_ascii_case("or")).then(|| word.to_owned());
+                (term, &body[end..])
+            };
+            match term {
+                Some(term) if negated => exclude.push(format!("-{term}")),
+                Some(term) => any.push(term),
+                None => {}
+            }
+            rest = after.trim_start();
+        }
+        Self {
+            any: any.join(" or "),
+            exclude: exclude.join(" "),
+        }
+    }
+}
+
+/// A chunk a store found, with its cosine similarity to the query's vector.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkHit {
+    pub chunk_id: Uuid,
+    pub document_id: Uuid,
+    pub filename: String,
+    pub content: String,
+    pub similarity: f32,
+    pub metadata: ChunkMetadata,
+}
+
+/// One answer to a search: the chunk and its score in the request's mode (the cosine similarity
+/// for semantic, the fused rank score for hybrid).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResult {
+    pub score: f64,
+    #[serde(flatten)]
+    pub chunk: ChunkHit,
+}
+
+/// Semantic results: the nearest chunks, scored by similarity.
+pub fn semantic(nearest: Vec<ChunkHit>, request: &SearchRequest) -> Vec<SearchResult> {
+    nearest
+        .into_iter()
+        .filter(|hit| {
+            request
+                .min_similarity
+                .is_none_or(|min| hit.similarity >= min)
+        })
+        .take(request.top_k)
+        .map(|chunk| SearchResult {
+            score: f64::from(chunk.similarity),
+            chunk,
+        })
+        .collect()
+}
+
+/// Weighted reciprocal-rank fusion: `alpha/(60+r_vec) + (1-alpha)/(60+r_kw)` with 1-based ranks;
+/// a chunk missing from one list gets nothing from it.
+pub fn fuse(
+    nearest: Vec<ChunkHit>,
+    by_keyword: Vec<ChunkHit>,
+    request: &SearchRequest,
+) -> Vec<SearchResult> {
+    let mut fused: HashMap<Uuid, SearchResult> = HashMap::new();
+    let weighted = [(nearest, request.alpha), (by_keyword, 1.0 - request.alpha)];
+    for (list, weight) in weighted {
+        for (rank, chunk) in list.into_iter().enumerate() {
+            let gain = weight / (RRF_K + rank as f64 + 1.0);
+            fused
+                .entry(chunk.chunk_id)
+                .or_insert(SearchResult { score: 0.0, chunk })
+                .score += gain;
+        }
+    }
+    let mut results: Vec<SearchResult> = fused
+        .into_values()
+        .filter(|r| {
+            request
+                .min_similarity
+                .is_none_or(|min| r.chunk.similarity >= min)
+        })
+        .collect();
+    // Ties (a chunk at the same rank in both lists as another) go to the closer vector.
+    results.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.chunk.similarity.total_cmp(&a.chunk.similarity))
+            .then(a.chunk.chunk_id.cmp(&b.chunk.chunk_id))
+    });
+    results.truncate(request.top_k);
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(json: serde_json::Value) -> Result<SearchRequest, Error> {
+        SearchRequest::parse(serde_json::from_value(json).unwrap())
+    }
+
+    fn message(json: serde_json::Value) -> String {
+        match request(json) {
+            Err(Error::Validation(m)) => m,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let r = request(serde_json::json!({"query": "  lift on wings  "})).unwrap();
+        assert_eq!(r.query, "lift on wings");
+        assert_eq!((r.top_k, r.mode, r.alpha), (5, Mode::Semantic, 0.7));
+        assert_eq!(r.filter, SearchFilter::default());
+        assert_eq!(r.min_similarity, None);
+    }
+
+    #[test]
+    fn every_bound_is_checked() {
+        assert!(message(serde_json::json!({})).contains("query"));
+        assert!(message(serde_json::json!({"query": "   "})).contains("query"));
+        assert!(message(serde_json::json!({"query": "x".repeat(1001)})).contains("1000"));
+        assert!(request(serde_json::json!({"query": "é".repeat(1000)})).is_ok());
+        for k in [0, 101, -1] {
+            assert!(message(serde_json::json!({"query": "q", "topK": k})).contains("topK"));
+        }
+        assert!(message(serde_json::json!({"query": "q", "mode": "bm25"})).contains("mode"));
+        assert!(message(serde_json::json!({"query": "q", "alpha": 1.5})).contains("alpha"));
+        assert!(message(serde_json::json!({"query": "q", "minScore": 2})).contains("minScore"));
+        assert!(
+            message(serde_json::json!({"query": "q", "documentIds": []})).contains("documentIds")
+        );
+        assert!(
+            message(serde_json::json!({"query": "q", "documentIds": ["nope"]})).contains("nope")
+        );
+        assert!(message(serde_json::json!({"query": "q", "formats": ["exe"]})).contains("pdf"));
+    }
+
+    #[test]
+    fn filters_are_parsed() {
+        let id = Uuid::new_v4();
+        let r = request(serde_json::json!({
+            "query": "q", "topK": 100, "mode": "hybrid", "alpha": 0,
+            "documentIds": [id.to_string()], "formats": ["PDF", "markdown"], "minScore": 0.25
+        }))
+        .unwrap();
+        assert_eq!(r.filter.document_ids, Some(vec![id]));
+        assert_eq!(r.filter.formats, Some(vec![Format::Pdf, Format::Markdown]));
+        assert_eq!((r.top_k, r.mode, r.alpha), (100, Mode::Hybrid, 0.0));
+        assert_eq!(r.min_similarity, Some(0.25));
+    }
+
+    #[test]
+    fn keywords_are_alternatives_phrases_kept_and_exclusions_apart() {
+        let k = Keywords::parse(
+            r#"what lift -helicopter "propeller slipstream" or -"rotor blade" x-ray"#,
+        );
+        assert_eq!(k.any, r#"what or lift or "propeller slipstream" or x-ray"#);
+        assert_eq!(k.exclude, r#"-helicopter -"rotor blade""#);
+        let unclosed = Keywords::parse(r#"wing "open phrase"#);
+        assert_eq!(unclosed.any, r#"wing or "open phrase""#);
+        let odd = Keywords::parse(r#"- "" -"" OR"#);
+        assert_eq!((odd.any.as_str(), odd.exclude.as_str()), ("-", ""));
+    }
+
+    fn hit(n: u128, similarity: f32) -> ChunkHit {
+        ChunkHit {
+            chunk_id: Uuid::from_u128(n),
+            document_id: Uuid::from_u128(1000 + n),
+            filename: format!("{n}.txt"),
+            content: String::new(),
+            similarity,
+            metadata: ChunkMetadata {
+                page: None,
+                heading: None,
+                breadcrumbs: vec![],
+                char_start: 0,
+                char_end: 0,
+                chunk_index: 0,
+                token_count: 0,
+            },
+        }
+    }
+
+    fn ids(results: &[SearchResult]) -> Vec<u128> {
+        results.iter().map(|r| r.chunk.chunk_id.as_u128()).collect()
+    }
+
+    #[test]
+    fn fusion_weights_ranks_by_alpha() {
+        let mut r =
+            request(serde_json::json!({"query": "q", "mode": "hybrid", "topK": 3})).unwrap();
+        let nearest = || vec![hit(1, 0.9), hit(2, 0.8), hit(3, 0.7)];
+        let keyword = || vec![hit(3, 0.7), hit(4, 0.1)];
+        let fused = fuse(nearest(), keyword(), &r);
+        // 3 is in both lists: 0.7/63 + 0.3/61 beats 1's 0.7/61.
+        assert_eq!(ids(&fused), vec![3, 1, 2]);
+        assert!((fused[0].score - (0.7 / 63.0 + 0.3 / 61.0)).abs() < 1e-12);
+        r.alpha = 0.0;
+        assert_eq!(ids(&fuse(nearest(), keyword(), &r))[..2], [3, 4]);
+        r.min_similarity = Some(0.75);
+        assert_eq!(ids(&fuse(nearest(), keyword(), &r)), vec![1, 2]);
+    }
+
+    #[test]
+    fn semantic_scores_are_similarities_above_the_floor() {
+        let mut r = request(serde_json::json!({"query": "q", "topK": 2})).unwrap();
+        let found = semantic(vec![hit(1, 0.9), hit(2, 0.5), hit(3, 0.4)], &r);
+        assert_eq!(ids(&found), vec![1, 2]);
+        assert!((found[1].score - 0.5).abs() < 1e-6);
+        r.min_similarity = Some(0.6);
+        assert_eq!(ids(&semantic(vec![hit(1, 0.9), hit(2, 0.5)], &r)), vec![1]);
+    }
+}
