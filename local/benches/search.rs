@@ -152,7 +152,7 @@ async fn populate(url: &str, chunks: usize, seeds: &[(String, Vec<f32>)]) {
     conn.execute(
         "SET maintenance_work_mem = '1GB'; \
          CREATE INDEX chunks_search_vector_idx ON chunks USING gin (search_vector); \
-         VACUUM ANALYZE documents; VACUUM ANALYZE chunks",
+         ANALYZE documents; ANALYZE chunks",
     )
     .await
     .unwrap();
