@@ -17,7 +17,7 @@ use ragbase::{
     domain::{
         documents::{DocumentQuery, NewDocument, RawDocumentQuery},
         formats::Format,
-        search::{Mode, RawSearchRequest, SearchRequest},
+        search::{RawSearchRequest, SearchRequest},
         sha256,
     },
     ports::Store,
@@ -125,10 +125,6 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
             totals.add(&judgments.score(&query.id, &ranking));
         }
         let mean_ms = started.elapsed().as_secs_f64() * 1e3 / totals.queries.max(1) as f64;
-        let mode = match mode.as_str() {
-            "hybrid" => Mode::Hybrid,
-            _ => Mode::Semantic,
-        };
         println!("{}", totals.summary(mode, mean_ms));
     }
     Ok(())
@@ -193,11 +189,9 @@ async fn ingest(
         })
         .collect::<anyhow::Result<_>>()?;
     let mut last_report = Instant::now();
+    let everything = DocumentQuery::parse(RawDocumentQuery::default())?;
     loop {
-        let counts = store
-            .list_documents(&DocumentQuery::parse(RawDocumentQuery::default())?)
-            .await?
-            .counts;
+        let counts = store.list_documents(&everything).await?.counts;
         let waiting = counts.pending + counts.processing;
         if waiting == 0 {
             if counts.failed > 0 {

@@ -4,7 +4,6 @@
 use std::{collections::HashMap, path::Path};
 
 use anyhow::Context;
-use ragbase::domain::search::Mode;
 use serde_json::json;
 
 /// Relevance grades by query id, then document id.
@@ -110,7 +109,7 @@ impl Totals {
     }
 
     /// The mode's JSON line, figures rounded to four places.
-    pub fn summary(&self, mode: Mode, mean_query_ms: f64) -> serde_json::Value {
+    pub fn summary(&self, mode: &str, mean_query_ms: f64) -> serde_json::Value {
         let mean = |i: usize| (self.sums[i] / self.queries.max(1) as f64 * 1e4).round() / 1e4;
         json!({
             "mode": mode,

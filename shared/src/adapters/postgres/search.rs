@@ -4,13 +4,10 @@
 use pgvector::Vector;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
-use super::db_error;
+use super::{db_error, store::metadata_from_row};
 use crate::{
     Error,
-    domain::{
-        documents::ChunkMetadata,
-        search::{ChunkHit, Keywords, SearchFilter},
-    },
+    domain::search::{ChunkHit, Keywords, SearchFilter},
 };
 
 /// Columns `hit_from_row` reads, from `chunks c JOIN documents d`, plus `distance`.
@@ -25,15 +22,7 @@ fn hit_from_row(row: &PgRow) -> Result<ChunkHit, sqlx::Error> {
         filename: row.try_get("filename")?,
         content: row.try_get("content")?,
         similarity: (1.0 - distance) as f32,
-        metadata: ChunkMetadata {
-            page: row.try_get("page")?,
-            heading: row.try_get("heading")?,
-            breadcrumbs: row.try_get("breadcrumbs")?,
-            char_start: row.try_get("char_start")?,
-            char_end: row.try_get("char_end")?,
-            chunk_index: row.try_get("chunk_index")?,
-            token_count: row.try_get("token_count")?,
-        },
+        metadata: metadata_from_row(row)?,
     })
 }
 

@@ -380,19 +380,24 @@ fn not_found() -> Error {
 }
 
 fn chunk_from_row(row: &PgRow) -> Result<StoredChunk, sqlx::Error> {
-    let index: i32 = row.try_get("chunk_index")?;
+    let metadata = metadata_from_row(row)?;
     Ok(StoredChunk {
         id: row.try_get("id")?,
-        index,
+        index: metadata.chunk_index,
         content: row.try_get("content")?,
-        metadata: ChunkMetadata {
-            page: row.try_get("page")?,
-            heading: row.try_get("heading")?,
-            breadcrumbs: row.try_get("breadcrumbs")?,
-            char_start: row.try_get("char_start")?,
-            char_end: row.try_get("char_end")?,
-            chunk_index: index,
-            token_count: row.try_get("token_count")?,
-        },
+        metadata,
+    })
+}
+
+/// A chunk's metadata from its own columns, for the content route and for search hits.
+pub(super) fn metadata_from_row(row: &PgRow) -> Result<ChunkMetadata, sqlx::Error> {
+    Ok(ChunkMetadata {
+        page: row.try_get("page")?,
+        heading: row.try_get("heading")?,
+        breadcrumbs: row.try_get("breadcrumbs")?,
+        char_start: row.try_get("char_start")?,
+        char_end: row.try_get("char_end")?,
+        chunk_index: row.try_get("chunk_index")?,
+        token_count: row.try_get("token_count")?,
     })
 }
