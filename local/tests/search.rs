@@ -242,3 +242,60 @@ async fn filtered_searches_still_fill_top_k() {
         }
     }
 }
+
+/// Keyword ranks skip chunks that hold only common words when they cannot enter the list, and
+/// widen when they can: either way the ranking must be the exact BM25 ranking of every match.
+#[tokio::test]
+async fn keyword_ranking_is_exact_whether_or_not_it_widens() {
+    let db = TestDb::create().await;
+    let api = Api::start(&db, &[]).await;
+    let mut conn = db.connect().await;
+    // 30,000 chunks hold "harbour" (more than a first round scores), of lengths 2–8; "zebra" is in
+    // 400 of them (enough to settle the list at once), "okapi" in 3 (too few: the list widens).
+    sqlx::raw_sql(
+        "INSERT INTO documents (id, filename, format, file_size, content_hash, status) VALUES \
+           ('00000000-0000-0000-0000-000000000001', 'words.txt', 'text', 1, sha256('words'), 'COMPLETED'); \
+         INSERT INTO chunks (id, document_id, chunk_index, content, embedding, char_start, char_end, token_count) \
+         SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000001', i, \
+                'harbour' || repeat(' harbour', i % 3) || repeat(' filler', i % 5) \
+                  || CASE WHEN i <= 400 THEN ' zebra' ELSE '' END \
+                  || CASE WHEN i % 10000 = 7 THEN ' okapi' ELSE '' END, \
+                (SELECT array_agg(random())::vector FROM generate_series(1, 384) WHERE i > 0), \
+                0, 1, 2 + i % 3 + i % 5 \
+         FROM generate_series(1, 30000) i; \
+         ANALYZE chunks",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    for question in ["zebra harbour", "okapi harbour"] {
+        // The whole ranking, scored the plain way: every matching chunk, every query term.
+        let exact: Vec<String> = sqlx::query_scalar(
+            "WITH terms AS (SELECT t.lexeme, ln(1 + (n.chunks - s.chunks + 0.5) / (s.chunks + 0.5)) AS idf \
+               FROM unnest(tsvector_to_array(to_tsvector('english', $1))) t(lexeme) \
+               JOIN chunk_lexemes s USING (lexeme), chunk_totals n), \
+             mean AS (SELECT tokens::float8 / chunks AS tokens FROM chunk_totals) \
+             SELECT c.id::text FROM chunks c, mean, LATERAL (\
+               SELECT sum(t.idf * f.tf * 2.2 / (f.tf + 1.2 * (0.25 + 0.75 * c.token_count / mean.tokens))) AS score \
+               FROM unnest(c.search_vector) v JOIN terms t USING (lexeme), \
+                    LATERAL (SELECT coalesce(array_length(v.positions, 1), 1) AS tf) f) s \
+             WHERE s.score IS NOT NULL ORDER BY s.score DESC, c.id LIMIT 100",
+        )
+        .bind(question)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        // Alpha 0: the fused order is the keyword order.
+        let results = query(
+            &api,
+            json!({"query": question, "topK": 100, "mode": "hybrid", "alpha": 0}),
+        )
+        .await;
+        let found: Vec<&str> = results
+            .iter()
+            .map(|r| r["chunkId"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, exact, "{question}");
+    }
+}
