@@ -1,7 +1,6 @@
 //! Domain types and rules: no HTTP, database or runtime types here.
 
 pub mod blocks;
-pub mod bm25;
 pub mod chunking;
 pub mod documents;
 pub mod failure;

@@ -7,10 +7,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 use super::{db_error, store::metadata_from_row};
 use crate::{
     Error,
-    domain::{
-        bm25::{B, K1, Plan, Term},
-        search::{ChunkHit, Keywords, SearchFilter},
-    },
+    domain::search::{ChunkHit, Keywords, SearchFilter},
 };
 
 /// Columns `hit_from_row` reads, from `chunks c JOIN documents d`, plus `distance`.
@@ -77,11 +74,13 @@ pub(super) async fn nearest(
     fetch_hits(pool, sql).await
 }
 
+/// BM25's term-frequency saturation and length normalisation, at their customary values.
+const BM25_K1: f64 = 1.2;
+const BM25_B: f64 = 0.75;
+
 /// Chunks matching the websearch query, ranked by BM25 over the query's lexemes: `ts_rank_cd`
 /// has no inverse document frequency, so a question's common words outweighed its telling ones
-/// (Cranfield nDCG@10: 0.36 with `ts_rank_cd`, 0.51 with BM25; see docs/BENCHMARKS.md). The
-/// `bm25::Plan` scores the chunks holding the rarest terms first and widens only when an outsider
-/// could still enter the list, so the answer is exact and most queries touch few chunks.
+/// (Cranfield nDCG@10: 0.36 with `ts_rank_cd`, 0.51 with BM25; see docs/BENCHMARKS.md).
 pub(super) async fn by_keywords(
     pool: &PgPool,
     keywords: &Keywords,
@@ -92,116 +91,48 @@ pub(super) async fn by_keywords(
     if keywords.any.is_empty() {
         return Ok(Vec::new());
     }
-    let (mut plan, mean_tokens) = plan_for(pool, &keywords.any).await?;
-    loop {
-        if plan.candidate_terms().is_empty() {
-            return Ok(Vec::new());
-        }
-        let ranked =
-            rank_candidates(pool, keywords, &plan, mean_tokens, vector, filter, limit).await?;
-        let scores: Vec<f64> = ranked.iter().map(|(_, score)| *score).collect();
-        if plan.is_settled(&scores, limit) || !plan.widen() {
-            return Ok(ranked.into_iter().map(|(hit, _)| hit).collect());
-        }
-    }
-}
-
-/// The query's lexemes with their statistics, and the corpus's mean chunk length in tokens.
-async fn plan_for(pool: &PgPool, words: &str) -> Result<(Plan, f64), Error> {
-    let rows = sqlx::query(
-        "SELECT t.lexeme, coalesce(s.chunks, 0) AS chunks, totals.chunks AS corpus, \
-                totals.tokens::float8 / greatest(totals.chunks, 1) AS mean_tokens \
-         FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS t(lexeme) \
-         CROSS JOIN chunk_totals totals LEFT JOIN chunk_lexemes s ON s.lexeme = t.lexeme",
-    )
-    .bind(words)
-    .fetch_all(pool)
-    .await
-    .map_err(db_error)?;
-    let mut mean_tokens = 1.0;
-    let mut terms = Vec::with_capacity(rows.len());
-    for row in &rows {
-        mean_tokens = row.try_get("mean_tokens").map_err(db_error)?;
-        terms.push(Term::new(
-            row.try_get("lexeme").map_err(db_error)?,
-            row.try_get("chunks").map_err(db_error)?,
-            row.try_get("corpus").map_err(db_error)?,
-        ));
-    }
-    Ok((Plan::new(terms), mean_tokens))
-}
-
-/// A tsquery matching any of `terms`, exactly as stored (no parsing or stemming again).
-fn any_of(terms: &[Term]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("'{}'", t.lexeme.replace('\\', "\\\\").replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
-/// The best `limit` chunks, with their BM25 scores, among those that match the query and hold at
-/// least one of the plan's candidate terms.
-async fn rank_candidates(
-    pool: &PgPool,
-    keywords: &Keywords,
-    plan: &Plan,
-    mean_tokens: f64,
-    vector: &[f32],
-    filter: &SearchFilter,
-    limit: usize,
-) -> Result<Vec<(ChunkHit, f64)>, Error> {
-    let lexemes: Vec<&str> = plan.terms().iter().map(|t| t.lexeme.as_str()).collect();
-    let idfs: Vec<f64> = plan.terms().iter().map(|t| t.idf).collect();
-    let mut sql = QueryBuilder::new("WITH terms AS MATERIALIZED (SELECT * FROM unnest(");
-    sql.push_bind(lexemes)
-        .push("::text[], ")
-        .push_bind(idfs)
-        .push("::float8[]) AS t(lexeme, idf)), q AS MATERIALIZED (SELECT websearch_to_tsquery('english', ")
-        .push_bind(keywords.any.clone())
-        .push(")");
+    let mut sql = QueryBuilder::new(
+        "WITH corpus AS MATERIALIZED (\
+           SELECT chunks, tokens::float8 / greatest(chunks, 1) AS mean_tokens FROM chunk_totals), \
+         terms AS MATERIALIZED (\
+           SELECT t.lexeme, ln(1 + (corpus.chunks - coalesce(s.chunks, 0) + 0.5) \
+                                   / (coalesce(s.chunks, 0) + 0.5)) AS idf \
+           FROM unnest(tsvector_to_array(to_tsvector('english', ",
+    );
+    sql.push_bind(keywords.any.clone()).push(
+        "))) AS t(lexeme) CROSS JOIN corpus LEFT JOIN chunk_lexemes s ON s.lexeme = t.lexeme), \
+         q AS MATERIALIZED (SELECT websearch_to_tsquery('english', ",
+    );
+    sql.push_bind(keywords.any.clone()).push(")");
     if !keywords.exclude.is_empty() {
         sql.push(" && websearch_to_tsquery('english', ")
             .push_bind(keywords.exclude.clone())
             .push(")");
     }
-    sql.push(" && ")
-        .push_bind(any_of(plan.candidate_terms()))
-        .push("::tsquery AS query), ");
-    // Score the candidates, keep the best, and only then read their columns and vector distance.
+    // Score every match, keep the best, and only then read their columns and vector distance.
     sql.push(format_args!(
-        "ranked AS MATERIALIZED (\
+        " AS query), \
+         ranked AS MATERIALIZED (\
            SELECT c.id, (\
-             SELECT coalesce(sum(t.idf * f.tf * {k1_plus_1} \
-                        / (f.tf + {K1} * (1 - {B} + {B} * c.token_count / ",
-        k1_plus_1 = K1 + 1.0
-    ));
-    sql.push_bind(mean_tokens).push(
-        "))), 0) \
+             SELECT sum(t.idf * f.tf * {k1_plus_1} \
+                        / (f.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * c.token_count / corpus.mean_tokens))) \
              FROM unnest(c.search_vector) v JOIN terms t ON t.lexeme = v.lexeme, \
                   LATERAL (SELECT coalesce(array_length(v.positions, 1), 1) AS tf) f\
            ) AS score \
-           FROM chunks c JOIN documents d ON d.id = c.document_id, q \
+           FROM chunks c JOIN documents d ON d.id = c.document_id, q, corpus \
            WHERE c.search_vector @@ q.query AND",
-    );
+        k1_plus_1 = BM25_K1 + 1.0
+    ));
     push_searchable(&mut sql, filter);
     sql.push(" ORDER BY score DESC, c.id LIMIT ")
         .push_bind(limit as i64)
         .push(") SELECT ")
         .push(HIT_COLUMNS)
-        .push(", r.score, c.embedding <=> ")
+        .push(", c.embedding <=> ")
         .push_bind(Vector::from(vector.to_vec()))
         .push(
             " AS distance FROM ranked r JOIN chunks c ON c.id = r.id \
              JOIN documents d ON d.id = c.document_id ORDER BY r.score DESC, c.id",
         );
-    sql.build()
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| {
-            rows.iter()
-                .map(|row| Ok((hit_from_row(row)?, row.try_get("score")?)))
-                .collect()
-        })
-        .map_err(db_error)
+    fetch_hits(pool, sql).await
 }
