@@ -44,7 +44,10 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
     let db = TestDb::create().await;
     let api = Api::start(&db, &[]).await;
     let mut ids = HashMap::new();
-    for path in ["txt", "md", "html", "pdf"].iter().flat_map(|f| samples(f)) {
+    let folders = [
+        "txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub", "json",
+    ];
+    for path in folders.iter().flat_map(|f| samples(f)) {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         let (status, body) = api.upload(&name, std::fs::read(&path).unwrap()).await;
         assert_eq!(
@@ -64,6 +67,20 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
         ("libreoffice-writer-password.pdf", "PASSWORD_PROTECTED"),
         ("scanned-image.pdf", "NO_TEXT_LAYER"),
         ("imagemagick-images.pdf", "NO_TEXT_LAYER"),
+        ("malformed.json", "CORRUPT_FILE"),
+        ("no-slides.pptx", "TEXT_TOO_SHORT"),
+        // 630,000 cells of text: more chunks than one document may make.
+        ("aaa_large_string.xlsx", "FILE_TOO_LARGE"),
+        // Test fixtures with a word or two, or none: too little text to index.
+        ("empty.docx", "TEXT_TOO_SHORT"),
+        ("comments.docx", "TEXT_TOO_SHORT"),
+        ("simple-list.docx", "TEXT_TOO_SHORT"),
+        ("strict-format.docx", "TEXT_TOO_SHORT"),
+        ("tbl-having-tables.docx", "TEXT_TOO_SHORT"),
+        ("text-box.docx", "TEXT_TOO_SHORT"),
+        ("cht-chart-type.pptx", "TEXT_TOO_SHORT"),
+        ("prs-notes.pptx", "TEXT_TOO_SHORT"),
+        ("shp-groupshape.pptx", "TEXT_TOO_SHORT"),
     ]
     .into();
     assert_eq!(documents.len(), ids.len());
@@ -109,6 +126,29 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
         ("multilang.pdf", &["Привет", "こんにちは", "مرحبا"][..]),
         ("maint-guide.ja.pdf", &["パッケージ"][..]),
         ("Seige_of_Vicksburg_Sample_OCR.pdf", &["Vicksburg"][..]),
+        ("footnotes.docx", &["Ouch", "tachyon walks into a bar"][..]),
+        (
+            "hdr-header-footer.docx",
+            &["Header for section-1", "Footer for section 1"][..],
+        ),
+        ("tables.docx", &["Top left | Top right", "Below"][..]),
+        ("utf8-bom.docx", &["byte order mark"][..]),
+        (
+            "missing_rels_item.pptx",
+            &["Presentation Title Text", "Subtitle Text"][..],
+        ),
+        ("tbl-cell.pptx", &["unladen swallows"][..]),
+        ("google.xlsx", &["シート1", "DDDD"][..]),
+        ("merged_cells.xlsx", &["Boo"][..]),
+        ("profiles.xls", &["PROFIL", "P8.3"][..]),
+        ("issue150.xlsx", &["Cycle"][..]),
+        ("book_lock.xlsx", &["パスワード"][..]),
+        ("smallpop.csv", &["Southborough", "population"][..]),
+        ("uspop-latin1.csv", &["Õakman"][..]),
+        ("strange.csv", &["Hit Man"][..]),
+        ("developers-reference.epub", &["Debian", "maintainer"][..]),
+        ("example.epub", &["rbook"][..]),
+        ("valid.json", &["valid JSON content"][..]),
     ] {
         let (status, content) = api
             .get(&format!("/api/documents/{}/content?format=json", ids[name]))

@@ -48,6 +48,8 @@ pub struct Config {
     /// Redis key of the job stream; deployments (or tests) sharing one Redis each use their own.
     pub queue_name: String,
     pub conversion_timeout: Duration,
+    /// The most chunks one document may make; more fails it as FILE_TOO_LARGE.
+    pub max_document_chunks: usize,
     /// pgvector's HNSW candidate list per search (`hnsw.ef_search`): recall against speed.
     pub hnsw_ef_search: u32,
 }
@@ -152,6 +154,7 @@ impl Config {
             queue_lease: Duration::from_millis(parse("QUEUE_LEASE_MS", 30_000, 1_000)?),
             queue_name: var("QUEUE_NAME").unwrap_or_else(|| "ragbase:jobs".into()),
             conversion_timeout: Duration::from_secs(parse("CONVERSION_TIMEOUT_SECS", 120, 1)?),
+            max_document_chunks: parse("MAX_DOCUMENT_CHUNKS", 5_000, 1)? as usize,
             hnsw_ef_search: Some(parse("HNSW_EF_SEARCH", 100, 1)?)
                 .filter(|n| *n <= 1000)
                 .ok_or_else(|| invalid("HNSW_EF_SEARCH", "…", "an integer from 1 to 1000"))?
@@ -243,6 +246,7 @@ mod tests {
             ("EMBEDDING_THREADS", "0"),
             ("QUEUE_LEASE_MS", "10"),
             ("CONVERSION_TIMEOUT_SECS", "soon"),
+            ("MAX_DOCUMENT_CHUNKS", "0"),
             ("DATABASE_URL", "not a url"),
         ] {
             let message = error_of(&[(name, value)]);

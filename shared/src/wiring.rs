@@ -82,6 +82,7 @@ impl Backends {
             embedder,
             sandbox: Sandbox::new(converter.0, converter.1, config.conversion_timeout),
             lease: config.queue_lease,
+            max_chunks: config.max_document_chunks,
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Worker {
     pub sandbox: Sandbox,
     /// How long a job stays leased without a sign of life; renewed at a third of it.
     pub lease: Duration,
+    /// The most chunks one document may make (`MAX_DOCUMENT_CHUNKS`).
+    pub max_chunks: usize,
 }
 
 /// 2 s, 4 s, 8 s, …: time for a passing fault (a database restart) to pass.
@@ -140,11 +142,12 @@ impl Worker {
         })?;
         let blocks = self.sandbox.convert(format, bytes).await?;
         let converted = started.elapsed();
-        let embedder = self.embedder.clone();
-        let prepared =
-            tokio::task::spawn_blocking(move || pipeline::prepare(blocks, embedder.as_ref()))
-                .await
-                .map_err(|e| internal("the pipeline crashed", &e))??;
+        let (embedder, max_chunks) = (self.embedder.clone(), self.max_chunks);
+        let prepared = tokio::task::spawn_blocking(move || {
+            pipeline::prepare(blocks, embedder.as_ref(), max_chunks)
+        })
+        .await
+        .map_err(|e| internal("the pipeline crashed", &e))??;
         let prepared_at = started.elapsed();
         let stored = self
             .store

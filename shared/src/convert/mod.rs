@@ -1,14 +1,24 @@
 //! Converters: the bytes of an upload to blocks of text. They run in a child process
 //! (`sandbox`), so a hostile file can crash, hang or bloat only that child.
 
+mod archive;
+mod csv;
+mod docx;
+mod epub;
 mod html;
+mod json;
 mod markdown;
+mod ooxml;
 mod pdf;
+mod pptx;
 pub mod sandbox;
+mod tabular;
+mod xlsx;
+mod xml;
 
 use crate::domain::{
     blocks::{Block, BlockKind},
-    failure::{Failure, FailureCode},
+    failure::Failure,
     formats::Format,
     text::decode,
 };
@@ -19,13 +29,12 @@ pub fn convert(format: Format, bytes: &[u8]) -> Result<Vec<Block>, Failure> {
         Format::Html => Ok(html::convert(&decode(bytes))),
         Format::Markdown => Ok(markdown::convert(&decode(bytes))),
         Format::Text => Ok(paragraphs(&decode(bytes), None)),
-        other => Err(Failure::new(
-            FailureCode::UnsupportedFormat,
-            format!(
-                "{} files are not supported yet",
-                other.as_str().to_uppercase()
-            ),
-        )),
+        Format::Docx => docx::convert(bytes),
+        Format::Pptx => pptx::convert(bytes),
+        Format::Xlsx => xlsx::convert(bytes),
+        Format::Csv => csv::convert(bytes),
+        Format::Epub => epub::convert(bytes),
+        Format::Json => json::convert(bytes),
     }
 }
 
@@ -37,6 +46,22 @@ fn paragraphs(text: &str, page: Option<u32>) -> Vec<Block> {
         .filter(|p| !p.is_empty())
         .map(|p| Block::new(BlockKind::Paragraph, p, page))
         .collect()
+}
+
+/// What the converters' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::domain::blocks::{Block, BlockKind};
+
+    /// A file of the team's kit, by its path under `../shared/data`.
+    pub fn sample(path: &str) -> Vec<u8> {
+        let path = format!("{}/../../shared/data/{path}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    pub fn view(blocks: &[Block]) -> Vec<(BlockKind, &str)> {
+        blocks.iter().map(|b| (b.kind, b.text.as_str())).collect()
+    }
 }
 
 #[cfg(test)]
@@ -55,10 +80,19 @@ mod tests {
     }
 
     #[test]
-    fn formats_without_a_converter_fail_clearly() {
-        assert_eq!(
-            convert(Format::Docx, b"PK").unwrap_err().code,
-            FailureCode::UnsupportedFormat
-        );
+    fn every_format_has_a_converter_that_refuses_garbage_cleanly() {
+        for format in [
+            Format::Docx,
+            Format::Pptx,
+            Format::Xlsx,
+            Format::Epub,
+            Format::Json,
+        ] {
+            assert_eq!(
+                convert(format, b"PK\x03\x04 garbage").unwrap_err().code,
+                crate::domain::failure::FailureCode::CorruptFile,
+                "{format:?}"
+            );
+        }
     }
 }

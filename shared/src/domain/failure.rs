@@ -8,6 +8,9 @@ pub enum FailureCode {
     PasswordProtected,
     CorruptFile,
     UnsupportedFormat,
+    /// The file unpacks to more than a conversion will read (a zip bomb, or an archive far larger
+    /// than any document): the same code, and the same remedy, as an upload over the size limit.
+    FileTooLarge,
     /// A PDF of scanned images: there is no text to extract without OCR.
     NoTextLayer,
     TextTooShort,
@@ -22,6 +25,7 @@ impl FailureCode {
             Self::PasswordProtected => "PASSWORD_PROTECTED",
             Self::CorruptFile => "CORRUPT_FILE",
             Self::UnsupportedFormat => "UNSUPPORTED_FORMAT",
+            Self::FileTooLarge => "FILE_TOO_LARGE",
             Self::NoTextLayer => "NO_TEXT_LAYER",
             Self::TextTooShort => "TEXT_TOO_SHORT",
             Self::ExcessiveNoise => "EXCESSIVE_NOISE",

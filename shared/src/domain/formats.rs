@@ -72,11 +72,14 @@ impl Format {
         matches!(self, Self::Docx | Self::Pptx | Self::Xlsx | Self::Epub)
     }
 
-    /// Formats this build can turn into text.
-    pub fn is_supported(self) -> bool {
-        matches!(self, Self::Pdf | Self::Html | Self::Markdown | Self::Text)
+    /// Legacy Excel files, and every password-protected DOCX, PPTX or XLSX, are OLE compound files.
+    fn is_ole_container(self) -> bool {
+        matches!(self, Self::Docx | Self::Pptx | Self::Xlsx)
     }
 }
+
+/// How an OLE compound file (legacy Office, encrypted OOXML) begins.
+pub const OLE_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 /// Decides the format from the first bytes and the filename together.
 /// A PDF named `.docx` is a PDF; a ZIP named `.pdf` is refused rather than guessed at; a text file
@@ -87,7 +90,7 @@ pub fn detect(filename: &str, head: &[u8]) -> Result<Format, Error> {
         .map(|(_, ext)| ext.to_ascii_lowercase());
     let claimed = extension.as_deref().and_then(Format::from_extension);
     let invalid = |why: String| Err(Error::InvalidFormat(why));
-    let format = if head.windows(5).take(1024).any(|w| w == b"%PDF-") {
+    Ok(if head.windows(5).take(1024).any(|w| w == b"%PDF-") {
         Format::Pdf
     } else if head.starts_with(b"PK\x03\x04") {
         match claimed {
@@ -95,6 +98,16 @@ pub fn detect(filename: &str, head: &[u8]) -> Result<Format, Error> {
             _ => {
                 return invalid(format!(
                     "{filename} is a ZIP archive but not a DOCX, PPTX, XLSX or EPUB by name"
+                ));
+            }
+        }
+    } else if head.starts_with(&OLE_MAGIC) {
+        // Accepted by name: the converter tells a legacy XLS from an encrypted OOXML package.
+        match claimed {
+            Some(f) if f.is_ole_container() => f,
+            _ => {
+                return invalid(format!(
+                    "{filename} is a legacy Office file but not an XLS, DOCX, PPTX or XLSX by name"
                 ));
             }
         }
@@ -109,15 +122,7 @@ pub fn detect(filename: &str, head: &[u8]) -> Result<Format, Error> {
             None if extension.is_none() => Format::Text,
             None => return invalid(format!("{filename}: unsupported file type")),
         }
-    };
-    if format.is_supported() {
-        Ok(format)
-    } else {
-        invalid(format!(
-            "{} files are not supported yet",
-            format.as_str().to_uppercase()
-        ))
-    }
+    })
 }
 
 /// Text, even in UTF-16 or with a stray NUL, has few control bytes; binary data has many.
@@ -175,6 +180,20 @@ mod tests {
         ] {
             assert!(
                 matches!(detect(name, head), Err(Error::InvalidFormat(_))),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn ole_files_are_accepted_by_an_office_name_only() {
+        let ole = [&OLE_MAGIC[..], &[0; 8]].concat();
+        assert_eq!(detect("budget.xls", &ole).unwrap(), Format::Xlsx);
+        assert_eq!(detect("locked.docx", &ole).unwrap(), Format::Docx);
+        assert_eq!(detect("locked.pptx", &ole).unwrap(), Format::Pptx);
+        for name in ["letter.doc", "locked.epub", "notes.txt", "no-extension"] {
+            assert!(
+                matches!(detect(name, &ole), Err(Error::InvalidFormat(_))),
                 "{name}"
             );
         }

@@ -19,7 +19,13 @@ pub struct Prepared {
     pub embedding_time: Duration,
 }
 
-pub fn prepare(blocks: Vec<Block>, embedder: &dyn Embedder) -> Result<Prepared, Failure> {
+/// `max_chunks` bounds the model's work for one document: a small archive can hold a huge text,
+/// and its hours of embedding would hold up every document queued behind it.
+pub fn prepare(
+    blocks: Vec<Block>,
+    embedder: &dyn Embedder,
+    max_chunks: usize,
+) -> Result<Prepared, Failure> {
     let blocks: Vec<Block> = blocks
         .into_iter()
         .map(|b| Block {
@@ -37,6 +43,16 @@ pub fn prepare(blocks: Vec<Block>, embedder: &dyn Embedder) -> Result<Prepared, 
     let chunked = chunk(&blocks, embedder.max_tokens(), &|t| {
         embedder.count_tokens(t)
     });
+    if chunked.chunks.len() > max_chunks {
+        return Err(Failure::new(
+            FailureCode::FileTooLarge,
+            format!(
+                "the text makes {} chunks; at most {max_chunks} are embedded per document \
+                 (MAX_DOCUMENT_CHUNKS)",
+                chunked.chunks.len()
+            ),
+        ));
+    }
     let inputs: Vec<&str> = chunked
         .chunks
         .iter()
@@ -51,4 +67,56 @@ pub fn prepare(blocks: Vec<Block>, embedder: &dyn Embedder) -> Result<Prepared, 
         chunks: chunked.chunks.into_iter().zip(vectors).collect(),
         embedding_time: started.elapsed(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::{Error, domain::blocks::BlockKind};
+
+    /// Words as tokens, and a count of the texts it was asked to embed.
+    #[derive(Default)]
+    struct CountingEmbedder(AtomicUsize);
+
+    impl Embedder for CountingEmbedder {
+        fn dimensions(&self) -> usize {
+            1
+        }
+        fn max_tokens(&self) -> usize {
+            16
+        }
+        fn count_tokens(&self, text: &str) -> usize {
+            text.split_whitespace().count() + 2
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error> {
+            self.0.fetch_add(texts.len(), Ordering::Relaxed);
+            Ok(texts.iter().map(|_| vec![1.0]).collect())
+        }
+    }
+
+    fn sections(n: usize) -> Vec<Block> {
+        (0..n)
+            .flat_map(|i| {
+                [
+                    Block::new(BlockKind::Heading(1), format!("Part {i}"), None),
+                    Block::new(BlockKind::Paragraph, "Some words of text here.", None),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_document_over_the_chunk_limit_fails_before_the_model_runs() {
+        let embedder = CountingEmbedder::default();
+        let prepared = prepare(sections(3), &embedder, 3).unwrap();
+        assert_eq!(prepared.chunks.len(), 3);
+        assert_eq!(embedder.0.load(Ordering::Relaxed), 3);
+
+        let failure = prepare(sections(4), &embedder, 3).unwrap_err();
+        assert_eq!(failure.code, FailureCode::FileTooLarge);
+        assert!(failure.message.contains("4 chunks"), "{failure}");
+        assert_eq!(embedder.0.load(Ordering::Relaxed), 3);
+    }
 }
