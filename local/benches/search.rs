@@ -27,6 +27,7 @@ use ragbase::{
 use sqlx::{Connection, Executor, PgConnection, Row};
 
 const CHUNKS_PER_DOCUMENT: usize = 100;
+/// Rounds of the queries per mode; `BENCH_ROUNDS` lowers it where a query takes seconds.
 const ROUNDS: usize = 3;
 const DIMENSIONS: usize = 384;
 /// Standard deviation of the noise added to each dimension of a unit vector.
@@ -209,7 +210,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
 }
 
-async fn latencies(base: &str, queries: &[String], mode: &str) -> Vec<Duration> {
+async fn latencies(base: &str, queries: &[String], mode: &str, rounds: usize) -> Vec<Duration> {
     let client = reqwest::Client::new();
     let send = |query: &str| {
         client
@@ -221,7 +222,7 @@ async fn latencies(base: &str, queries: &[String], mode: &str) -> Vec<Duration> 
         send(query).await.unwrap();
     }
     let mut times = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for query in queries {
             let started = Instant::now();
             let response = send(query).await.unwrap();
@@ -274,6 +275,10 @@ async fn main() {
     } else {
         scales
     };
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROUNDS);
     let base_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run local/bench-search)");
     let base_config = Config::from_env().unwrap();
     let embedder = load_embedder(&base_config).unwrap();
@@ -291,7 +296,7 @@ async fn main() {
     };
 
     println!(
-        "Method: one client, {ROUNDS} rounds of the {} Cranfield dev queries per mode, topK 10, \
+        "Method: one client, {rounds} rounds of the {} Cranfield dev queries per mode, topK 10, \
          through the real router (query embedding on the CPU included) in this process; \
          recall@10 = share of an exact scan's top 10 that the HNSW search returns, mean over the queries.",
         queries.len()
@@ -316,8 +321,8 @@ async fn main() {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(http::serve(listener, router, std::future::pending()));
 
-        let semantic = latencies(&base, &queries, "semantic").await;
-        let hybrid = latencies(&base, &queries, "hybrid").await;
+        let semantic = latencies(&base, &queries, "semantic", rounds).await;
+        let hybrid = latencies(&base, &queries, "hybrid", rounds).await;
         server.abort();
         let mut recalls = Vec::new();
         for ef in [40, 100, 200] {
