@@ -12,7 +12,7 @@ use super::{
 };
 use crate::domain::{
     blocks::{Block, BlockKind},
-    failure::{Failure, FailureCode},
+    failure::Failure,
 };
 
 /// Subtrees whose text must not be read: the fallback copy of alternate content (the same text
@@ -21,15 +21,8 @@ use crate::domain::{
 const SKIPPED: &[&str] = &["Fallback", "pPrChange", "rPrChange", "moveFrom", "tabs"];
 
 pub fn convert(bytes: &[u8]) -> Result<Vec<Block>, Failure> {
-    ooxml::refuse_ole(bytes, "Word")?;
-    let mut archive = Archive::open(bytes)?;
-    let main = ooxml::main_part(&mut archive, "word/document.xml")?;
-    let Some(document) = archive.read_text(&main)? else {
-        return Err(Failure::new(
-            FailureCode::CorruptFile,
-            format!("the file has no document part ({main}); is it really a DOCX?"),
-        ));
-    };
+    let (mut archive, main, document) =
+        ooxml::open(bytes, "Word", "word/document.xml", "document")?;
     let rels = ooxml::relationships(&mut archive, &main)?;
     let styles = match part_text(&mut archive, &rels, "styles")?.into_iter().next() {
         Some((name, xml)) => Styles::parse(&name, &xml),
@@ -327,6 +320,7 @@ mod tests {
     use super::*;
     use crate::convert::archive::zip_of;
     use crate::convert::testing::{sample, view};
+    use crate::domain::failure::FailureCode;
 
     const W: &str = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
     const STRICT: &str = "http://purl.oclc.org/ooxml/wordprocessingml/main";

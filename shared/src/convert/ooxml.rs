@@ -62,6 +62,26 @@ pub fn main_part(archive: &mut Archive, usual: &str) -> Result<String, Failure> 
         .map_or_else(|| usual.to_owned(), |r| r.target))
 }
 
+/// An OOXML package opened at its main part: the archive, the part's name and its XML.
+/// `application` and `part` name them for people ("Word", "document").
+pub fn open<'a>(
+    bytes: &'a [u8],
+    application: &str,
+    usual: &str,
+    part: &str,
+) -> Result<(Archive<'a>, String, String), Failure> {
+    refuse_ole(bytes, application)?;
+    let mut archive = Archive::open(bytes)?;
+    let main = main_part(&mut archive, usual)?;
+    match archive.read_text(&main)? {
+        Some(xml) => Ok((archive, main, xml)),
+        None => Err(Failure::new(
+            FailureCode::CorruptFile,
+            format!("the file has no {part} part ({main}); is it really a {application} file?"),
+        )),
+    }
+}
+
 /// Refuses an OLE compound file given as a DOCX or PPTX: an encrypted package, or a legacy
 /// binary document (`.doc`, `.ppt`) under a new name. `application` names it for people.
 pub fn refuse_ole(bytes: &[u8], application: &str) -> Result<(), Failure> {

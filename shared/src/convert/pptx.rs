@@ -18,15 +18,8 @@ use crate::domain::{
 const SKIPPED: &[&str] = &["Fallback"];
 
 pub fn convert(bytes: &[u8]) -> Result<Vec<Block>, Failure> {
-    ooxml::refuse_ole(bytes, "PowerPoint")?;
-    let mut archive = Archive::open(bytes)?;
-    let main = ooxml::main_part(&mut archive, "ppt/presentation.xml")?;
-    let Some(presentation) = archive.read_text(&main)? else {
-        return Err(Failure::new(
-            FailureCode::CorruptFile,
-            format!("the file has no presentation part ({main}); is it really a PPTX?"),
-        ));
-    };
+    let (mut archive, main, presentation) =
+        ooxml::open(bytes, "PowerPoint", "ppt/presentation.xml", "presentation")?;
     let mut slide_ids = Vec::new();
     walk(&main, &presentation, SKIPPED, |node| {
         if let Node::Open(e) = node
