@@ -1,4 +1,5 @@
-//! Search latency and HNSW recall at 10k, 100k and 1M chunks. Run with `local/bench-search`.
+//! Search latency and HNSW recall at 10k, 100k and 1M chunks. Run with `local/bench-search`
+//! (PostgreSQL) or `local/bench-search --embedded` (the embedded store, whose search is exact).
 //!
 //! Each scale gets its own database, filled once and reused by later runs: synthetic chunks whose
 //! vectors are real Cranfield abstract embeddings mixed with a second abstract and Gaussian noise
@@ -17,14 +18,14 @@ use std::{
 };
 
 use ragbase::{
-    adapters::postgres::PgStore,
+    adapters::{postgres::PgStore, sqlite::SqliteStore},
     config::Config,
     domain::search::SearchFilter,
     http,
     ports::Store,
     wiring::{Backends, load_embedder},
 };
-use sqlx::{Connection, Executor, PgConnection, Row};
+use sqlx::{Connection, Executor, PgConnection, Row, SqliteConnection};
 
 const CHUNKS_PER_DOCUMENT: usize = 100;
 /// Rounds of the queries per mode; `BENCH_ROUNDS` lowers it where a query takes seconds.
@@ -71,6 +72,21 @@ fn copy_escape(text: &str) -> String {
         .replace('\r', "\\r")
 }
 
+/// One chunk: a seed abstract's text, and its vector mixed with a second seed's and noise.
+fn synthetic_chunk<'a>(
+    random: &mut Random,
+    seeds: &'a [(String, Vec<f32>)],
+) -> (&'a str, Vec<f32>) {
+    let (text, a) = &seeds[random.next() as usize % seeds.len()];
+    let (_, b) = &seeds[random.next() as usize % seeds.len()];
+    let mix = 0.5 * random.unit();
+    let v: Vec<f64> = (0..DIMENSIONS)
+        .map(|k| f64::from(a[k]) + mix * f64::from(b[k]) + NOISE * random.gaussian())
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    (text, v.iter().map(|x| (*x / norm) as f32).collect())
+}
+
 async fn populate(url: &str, chunks: usize, seeds: &[(String, Vec<f32>)]) {
     let mut conn = PgConnection::connect(url).await.unwrap();
     let started = Instant::now();
@@ -104,14 +120,7 @@ async fn populate(url: &str, chunks: usize, seeds: &[(String, Vec<f32>)]) {
     for batch in (0..chunks).collect::<Vec<_>>().chunks(50_000) {
         let mut rows = String::with_capacity(batch.len() * 6_000);
         for &i in batch {
-            let (text, a) = &seeds[random.next() as usize % seeds.len()];
-            let (_, b) = &seeds[random.next() as usize % seeds.len()];
-            let mix = 0.5 * random.unit();
-            let mut v: Vec<f64> = (0..DIMENSIONS)
-                .map(|k| f64::from(a[k]) + mix * f64::from(b[k]) + NOISE * random.gaussian())
-                .collect();
-            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            v.iter_mut().for_each(|x| *x /= norm);
+            let (text, v) = synthetic_chunk(&mut random, seeds);
             let vector: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
             let document = uuid::Uuid::from_u128((i / CHUNKS_PER_DOCUMENT) as u128 + 1);
             rows.push_str(&format!(
@@ -205,6 +214,68 @@ async fn prepare(
     url
 }
 
+/// Fills the embedded store for a scale (under `target/bench/`) unless an earlier run did.
+async fn prepare_embedded(chunks: usize, seeds: &dyn Fn() -> Vec<(String, Vec<f32>)>) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/bench/embedded_{chunks}"));
+    drop(SqliteStore::open(&dir).await.unwrap()); // creates and migrates it
+    let url = format!("sqlite://{}", dir.join("ragbase.db").display());
+    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM chunks")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let dir = dir.display().to_string();
+    if held == chunks as i64 {
+        println!("- {dir} already holds {chunks} chunks");
+        return dir;
+    }
+    let started = Instant::now();
+    conn.execute("DELETE FROM chunks; DELETE FROM documents; BEGIN")
+        .await
+        .unwrap();
+    for d in 0..chunks.div_ceil(CHUNKS_PER_DOCUMENT) {
+        sqlx::query(
+            "INSERT INTO documents (id, filename, format, file_size, content_hash, status, chunk_count, \
+             created_at, updated_at) VALUES (?, ?, 'text', 1000, ?, 'COMPLETED', ?, \
+             '2026-11-24T00:00:00+00:00', '2026-11-24T00:00:00+00:00')",
+        )
+        .bind(uuid::Uuid::from_u128(d as u128 + 1))
+        .bind(format!("synthetic-{d}.txt"))
+        .bind(format!("{:032x}", d + 1).into_bytes())
+        .bind(CHUNKS_PER_DOCUMENT.min(chunks - d * CHUNKS_PER_DOCUMENT) as i64)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let mut random = Random(chunks as u64);
+    let seeds = seeds();
+    for i in 0..chunks {
+        let (text, vector) = synthetic_chunk(&mut random, &seeds);
+        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+        sqlx::query(
+            "INSERT INTO chunks (id, document_id, chunk_index, content, embedding, char_start, char_end, \
+             token_count) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+        )
+        .bind(uuid::Uuid::from_u128(u128::MAX - i as u128))
+        .bind(uuid::Uuid::from_u128((i / CHUNKS_PER_DOCUMENT) as u128 + 1))
+        .bind((i % CHUNKS_PER_DOCUMENT) as i64)
+        .bind(text)
+        .bind(bytes)
+        .bind(text.chars().count() as i64)
+        .bind((text.split_whitespace().count() * 4 / 3) as i64)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.execute("COMMIT; ANALYZE").await.unwrap();
+    println!(
+        "- populated {chunks} chunks in {:.0} s (full-text index included)",
+        started.elapsed().as_secs_f64()
+    );
+    dir
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
@@ -266,20 +337,22 @@ async fn recall_at_10(url: &str, ef_search: u32, vectors: &[Vec<f32>]) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    let embedded = std::env::args().any(|a| a == "--embedded");
     let scales: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let scales = if scales.is_empty() {
-        vec![10_000, 100_000, 1_000_000]
-    } else {
-        scales
+    let scales = match (scales.is_empty(), embedded) {
+        (false, _) => scales,
+        (true, false) => vec![10_000, 100_000, 1_000_000],
+        // Beyond about 100k chunks the embedded store is the wrong tool (see its vectors module).
+        (true, true) => vec![10_000, 100_000],
     };
     let rounds = std::env::var("BENCH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(ROUNDS);
-    let base_url = std::env::var("DATABASE_URL").expect("DATABASE_URL (run local/bench-search)");
+    let base_url = std::env::var("DATABASE_URL").ok();
     let base_config = Config::from_env().unwrap();
     let embedder = load_embedder(&base_config).unwrap();
     let queries = common::cranfield_texts("queries-dev.jsonl");
@@ -296,9 +369,14 @@ async fn main() {
     };
 
     println!(
-        "Method: one client, {rounds} rounds of the {} Cranfield dev queries per mode, topK 10, \
+        "Store: {}. Method: one client, {rounds} rounds of the {} Cranfield dev queries per mode, topK 10, \
          through the real router (query embedding on the CPU included) in this process; \
          recall@10 = share of an exact scan's top 10 that the HNSW search returns, mean over the queries.",
+        if embedded {
+            "embedded (SQLite, exact search in memory)"
+        } else {
+            "PostgreSQL with pgvector"
+        },
         queries.len()
     );
     let mut table = vec![
@@ -306,9 +384,18 @@ async fn main() {
         "|---|---|---|---|---|---|---|".to_owned(),
     ];
     for chunks in scales {
-        let url = prepare(&base_url, chunks, &seeds).await;
+        let (url, data_dir) = if embedded {
+            (None, Some(prepare_embedded(chunks, &seeds).await))
+        } else {
+            let base_url = base_url
+                .as_deref()
+                .expect("DATABASE_URL (run local/bench-search)");
+            (Some(prepare(base_url, chunks, &seeds).await), None)
+        };
         let config = Config::from_lookup(|name| match name {
-            "DATABASE_URL" => Some(url.clone()),
+            "DATABASE_URL" => url.clone(),
+            "REDIS_URL" if embedded => None,
+            "RAGBASE_DATA_DIR" => data_dir.clone(),
             "RATE_LIMIT_MAX" => Some("100000000".into()),
             "API_KEY" => None,
             other => std::env::var(other).ok(),
@@ -317,6 +404,7 @@ async fn main() {
         let ef_search = config.hnsw_ef_search;
         let backends = Backends::connect(&config).await.unwrap();
         let router = http::router(backends.app_state(config, Arc::clone(&embedder)));
+        drop(backends); // the router holds what it needs; the store's lock goes with the router
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(http::serve(listener, router, std::future::pending()));
@@ -326,10 +414,10 @@ async fn main() {
         server.abort();
         let mut recalls = Vec::new();
         for ef in [40, 100, 200] {
-            recalls.push(format!(
-                "{:.3}",
-                recall_at_10(&url, ef, &query_vectors).await
-            ));
+            recalls.push(match &url {
+                Some(url) => format!("{:.3}", recall_at_10(url, ef, &query_vectors).await),
+                None => "exact".to_owned(),
+            });
         }
         let row = format!(
             "| {chunks} | {ef_search} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",

@@ -23,7 +23,7 @@ use ragbase::{
     ports::Store,
     search::search,
     submit::submit,
-    wiring::{Backends, load_embedder},
+    wiring::Backends,
 };
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -86,13 +86,11 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
     let judgments = Judgments::read(&args.qrels)?;
 
     let backends = Backends::connect(&config).await?;
-    backends
-        .postgres
-        .migrate()
-        .await
-        .context("migrating the database")?;
-    let store: Arc<dyn Store> = Arc::new(backends.postgres.clone());
-    let embedder = load_embedder(&config)?;
+    if let Some(postgres) = &backends.postgres {
+        postgres.migrate().await.context("migrating the database")?;
+    }
+    let store = backends.store.clone();
+    let embedder = crate::embedder(&config)?;
 
     let started = Instant::now();
     let corpus_of = ingest(&config, &backends, &store, &embedder, &corpus).await?;
@@ -148,8 +146,9 @@ async fn ingest(
         .count();
     if strangers > 0 {
         bail!(
-            "the knowledge base at DATABASE_URL holds {strangers} documents outside this collection, \
-             which would skew the figures: point DATABASE_URL at an empty database"
+            "the knowledge base holds {strangers} documents outside this collection, which would \
+             skew the figures: point DATABASE_URL at an empty database (or RAGBASE_DATA_DIR at an \
+             empty folder)"
         );
     }
 

@@ -1,14 +1,16 @@
 //! `ragbase`: the long-running server, the worker, and their operational commands.
 
-use std::process::ExitCode;
+use std::{path::Path, process::ExitCode, sync::Arc};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand};
 use ragbase::{
     config::Config,
     convert::sandbox,
     domain::formats::Format,
-    http, telemetry,
+    http,
+    ports::Embedder,
+    telemetry,
     wiring::{Backends, load_embedder},
 };
 use tokio::sync::watch;
@@ -92,24 +94,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let _ = stop.send(true);
             });
             backends
-                .worker(&config, load_embedder(&config)?, converter(&config)?)
+                .worker(&config, embedder(&config)?, converter(&config)?)
                 .run(stopped)
                 .await;
             Ok(())
         }
         Command::Migrate => {
-            Backends::connect(&config)
-                .await?
-                .postgres
-                .migrate()
-                .await
-                .context("migrating the database")?;
+            // Opening the embedded store migrates it; PostgreSQL is migrated here.
+            if let Some(postgres) = Backends::connect(&config).await?.postgres {
+                postgres.migrate().await.context("migrating the database")?;
+            }
             tracing::info!("database migrated");
             Ok(())
         }
         Command::Eval(args) => eval::run(config, args).await,
         Command::Convert { .. } => unreachable!("handled before the runtime starts"),
     }
+}
+
+/// Loads the embedding model. In a checkout (`cargo run`), a missing model is fetched first by
+/// the checkout's own `local/fetch-model`, once; elsewhere (an image carries its model) a missing
+/// model stops start-up with a message naming `EMBEDDING_MODEL_DIR`.
+fn embedder(config: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
+    let (dir, fetcher) = (&config.embedding_model_dir, Path::new("local/fetch-model"));
+    if !dir.join("model.onnx").is_file() && fetcher.is_file() {
+        tracing::info!(dir = %dir.display(), "fetching the embedding model (once; about a minute)");
+        let status = std::process::Command::new(fetcher)
+            .env("EMBEDDING_MODEL_DIR", dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .context("running local/fetch-model")?;
+        ensure!(
+            status.success(),
+            "local/fetch-model failed (its messages are above)"
+        );
+    }
+    Ok(load_embedder(config)?)
 }
 
 /// Converter children are this executable running its `convert` command.
@@ -120,8 +140,10 @@ fn converter(config: &Config) -> anyhow::Result<(std::path::PathBuf, Vec<String>
 }
 
 async fn ensure_migrated(backends: &Backends) -> anyhow::Result<()> {
-    let pending = backends
-        .postgres
+    let Some(postgres) = &backends.postgres else {
+        return Ok(()); // the embedded store migrates itself when opened
+    };
+    let pending = postgres
         .pending_migrations()
         .await
         .context("reading the database's migrations")?;
@@ -136,15 +158,11 @@ async fn ensure_migrated(backends: &Backends) -> anyhow::Result<()> {
 
 async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result<()> {
     let backends = Backends::connect(&config).await?;
-    if migrate {
-        backends
-            .postgres
-            .migrate()
-            .await
-            .context("migrating the database")?;
+    if let (true, Some(postgres)) = (migrate, &backends.postgres) {
+        postgres.migrate().await.context("migrating the database")?;
     }
     ensure_migrated(&backends).await?;
-    let embedder = load_embedder(&config)?;
+    let embedder = embedder(&config)?;
     let worker = if no_worker {
         None
     } else {
@@ -154,9 +172,14 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
         .await
         .with_context(|| format!("cannot listen on PORT {}", config.port))?;
     let addr = listener.local_addr()?;
+    let data_dir =
+        (backends.store_kind == "embedded").then(|| config.data_dir.display().to_string());
     tracing::info!(
         %addr,
         url = %format!("http://localhost:{}", addr.port()),
+        store = backends.store_kind,
+        queue = backends.queue_kind,
+        data_dir,
         worker = worker.is_some(),
         auth = !config.api_keys.is_empty(),
         "ragbase listening"

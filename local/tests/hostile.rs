@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{TestDb, api::Api, checkout};
+use support::{TestBackend, api::Api, checkout, on_each_backend};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -22,10 +22,10 @@ fn memory(pid: u32, field: &str) -> u64 {
     kib * 1024
 }
 
-#[tokio::test]
-async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing() {
-    let db = TestDb::create().await;
-    let api = Api::start(&db, &[]).await;
+on_each_backend!(hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing);
+
+async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend: TestBackend) {
+    let api = Api::start(&backend, &[]).await;
     let dir = checkout().join("../shared/data/hostile");
 
     // The bomb first and alone, so that the peak is its own: the peak so far is forgotten

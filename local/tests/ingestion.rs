@@ -7,9 +7,9 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use serde_json::{Value, json};
 use support::{
-    Server, TestDb,
+    Server, TestBackend,
     api::{Api, KEY},
-    checkout,
+    checkout, on_each_backend,
 };
 
 fn samples(folder: &str) -> Vec<PathBuf> {
@@ -39,10 +39,13 @@ async fn oversized_upload_answer(server: &Server, size: usize) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-#[tokio::test]
-async fn every_sample_document_completes_or_fails_with_its_code() {
-    let db = TestDb::create().await;
-    let api = Api::start(&db, &[]).await;
+on_each_backend!(
+    every_sample_document_completes_or_fails_with_its_code,
+    duplicates_oversize_files_and_the_document_lifecycle,
+);
+
+async fn every_sample_document_completes_or_fails_with_its_code(backend: TestBackend) {
+    let api = Api::start(&backend, &[]).await;
     let mut ids = HashMap::new();
     let folders = [
         "txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub", "json",
@@ -224,22 +227,12 @@ async fn every_sample_document_completes_or_fails_with_its_code() {
     assert!(markdown.as_str().unwrap().starts_with("# Main Title"));
 
     // Every chunk is stored once, with a 384-dimension unit vector.
-    let mut conn = db.connect().await;
-    let (rows, expected, dims, off_unit): (i64, i64, i32, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM chunks), (SELECT sum(chunk_count)::bigint FROM documents), \
-         (SELECT min(vector_dims(embedding)) FROM chunks), \
-         (SELECT count(*) FROM chunks WHERE abs(vector_norm(embedding) - 1) > 0.001)",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
+    let (rows, expected, dims, off_unit) = backend.chunk_census().await;
     assert_eq!((rows, dims, off_unit), (expected, 384, 0));
 }
 
-#[tokio::test]
-async fn duplicates_oversize_files_and_the_document_lifecycle() {
-    let db = TestDb::create().await;
-    let api = Api::start(&db, &[]).await;
+async fn duplicates_oversize_files_and_the_document_lifecycle(backend: TestBackend) {
+    let api = Api::start(&backend, &[]).await;
     let (server, client) = (&api.server, &api.client);
     let text =
         b"Hydrodynamic stability of laminar boundary layers decides where turbulence begins."
@@ -308,13 +301,8 @@ async fn duplicates_oversize_files_and_the_document_lifecycle() {
     );
 
     // No deleting while processing; afterwards chunks and bytes go with the document.
-    let mut conn = db.connect().await;
     let uuid: uuid::Uuid = id.parse().unwrap();
-    sqlx::query("UPDATE documents SET status = 'PROCESSING' WHERE id = $1")
-        .bind(uuid)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    backend.set_status(uuid, "PROCESSING").await;
     let delete = || {
         client
             .delete(server.url(&format!("/api/documents/{id}")))
@@ -324,24 +312,13 @@ async fn duplicates_oversize_files_and_the_document_lifecycle() {
     let response = delete().await.unwrap();
     assert_eq!(response.status(), 409);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "CONFLICT");
-    sqlx::query("UPDATE documents SET status = 'COMPLETED' WHERE id = $1")
-        .bind(uuid)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    backend.set_status(uuid, "COMPLETED").await;
     let response = delete().await.unwrap();
     assert_eq!(
         response.json::<Value>().await.unwrap(),
         json!({"id": id, "deleted": true})
     );
-    let (chunks, files): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM chunks WHERE document_id = $1), (SELECT count(*) FROM document_files WHERE document_id = $1)",
-    )
-    .bind(uuid)
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    assert_eq!((chunks, files), (0, 0));
+    assert_eq!(backend.rows_of(uuid).await, (0, 0));
     assert_eq!(api.get(&format!("/api/documents/{id}")).await.0, 404);
     assert_eq!(delete().await.unwrap().status(), 404);
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub port: u16,
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
+    /// The embedded store's folder, used when `database_url` is unset.
+    pub data_dir: std::path::PathBuf,
     /// Accepted keys; several allow rotation. Empty = authentication disabled.
     pub api_keys: Vec<String>,
     /// Allowed CORS origins; empty = no cross-origin access, `*` = any.
@@ -129,6 +131,9 @@ impl Config {
             port,
             database_url: var("DATABASE_URL"),
             redis_url: var("REDIS_URL"),
+            data_dir: var("RAGBASE_DATA_DIR")
+                .unwrap_or_else(|| "data".into())
+                .into(),
             api_keys,
             cors_origins,
             rate_limit_max: u32::try_from(parse("RATE_LIMIT_MAX", 100, 1)?)

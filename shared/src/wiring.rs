@@ -1,70 +1,115 @@
-//! Chooses and connects the adapters the configuration asks for.
+//! Chooses and connects the adapters the configuration asks for: PostgreSQL when `DATABASE_URL`
+//! is set, else the embedded store in `RAGBASE_DATA_DIR`; Redis when `REDIS_URL` is set, else the
+//! embedded store's own queue and rate limits in memory.
 
 use std::{path::PathBuf, sync::Arc};
 
 use crate::{
     Error,
     adapters::{
-        onnx_embedder::OnnxEmbedder, postgres::PgStore, redis::Redis, redis_queue::RedisQueue,
+        memory_rate_limiter::MemoryRateLimiter, onnx_embedder::OnnxEmbedder, postgres::PgStore,
+        redis::Redis, redis_queue::RedisQueue, sqlite::SqliteStore,
     },
     config::Config,
     convert::sandbox::Sandbox,
     http::AppState,
-    ports::{Embedder, RateLimiter, ReadinessCheck},
+    ports::{Embedder, Queue, RateLimiter, ReadinessCheck, Store},
     worker::Worker,
 };
 
 pub struct Backends {
-    pub postgres: PgStore,
-    pub redis: Redis,
-    pub queue: Arc<RedisQueue>,
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    rate_limiter: Arc<dyn RateLimiter>,
+    readiness: Vec<Arc<dyn ReadinessCheck>>,
+    /// PostgreSQL when it is the store: its migrations are a deliberate step (the embedded
+    /// store migrates itself when opened).
+    pub postgres: Option<PgStore>,
+    /// What serves, for the start-up log: `postgres` or `embedded`.
+    pub store_kind: &'static str,
+    /// `redis` or `embedded`.
+    pub queue_kind: &'static str,
 }
 
 impl Backends {
     pub async fn connect(config: &Config) -> Result<Self, Error> {
-        let required = |name: &str, what: &str| {
-            Error::Config(format!("{name} is not set: point it at {what}"))
+        let mut readiness: Vec<Arc<dyn ReadinessCheck>> = Vec::new();
+        let (store, postgres, embedded): (Arc<dyn Store>, _, _) = match &config.database_url {
+            Some(url) => {
+                let postgres = PgStore::connect(url, config.hnsw_ef_search)?;
+                readiness.push(Arc::new(postgres.clone()));
+                (Arc::new(postgres.clone()), Some(postgres), None)
+            }
+            None => {
+                let embedded = SqliteStore::open(&config.data_dir).await?;
+                readiness.push(Arc::new(embedded.clone()));
+                (Arc::new(embedded.clone()), None, Some(embedded))
+            }
         };
-        let database_url = config
-            .database_url
-            .as_deref()
-            .ok_or_else(|| required("DATABASE_URL", "PostgreSQL with pgvector"))?;
-        let redis_url = config
-            .redis_url
-            .as_deref()
-            .ok_or_else(|| required("REDIS_URL", "Redis (the job queue)"))?;
-        let postgres = PgStore::connect(database_url, config.hnsw_ef_search)?;
-        let unreachable =
-            |e: Error| Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"));
-        let redis = Redis::connect(redis_url).await.map_err(unreachable)?;
-        let queue = Arc::new(
-            RedisQueue::connect(redis_url, &config.queue_name, config.queue_lease)
-                .await
-                .map_err(unreachable)?,
-        );
+        let (queue, rate_limiter): (Arc<dyn Queue>, Arc<dyn RateLimiter>) =
+            match (&config.redis_url, embedded) {
+                (Some(url), _) => {
+                    let unreachable = |e: Error| {
+                        Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"))
+                    };
+                    let redis = Redis::connect(url).await.map_err(unreachable)?;
+                    let queue = Arc::new(
+                        RedisQueue::connect(url, &config.queue_name, config.queue_lease)
+                            .await
+                            .map_err(unreachable)?,
+                    );
+                    readiness.push(Arc::new(redis.clone()));
+                    readiness.push(queue.clone());
+                    // Counters in Redis are shared by every instance.
+                    (
+                        queue,
+                        Arc::new(redis.rate_limiter(config.rate_limit_window)),
+                    )
+                }
+                (None, Some(embedded)) => {
+                    let queue = Arc::new(embedded.queue(config.queue_lease).await?);
+                    readiness.push(queue.clone());
+                    (
+                        queue,
+                        Arc::new(MemoryRateLimiter::new(config.rate_limit_window)),
+                    )
+                }
+                (None, None) => {
+                    return Err(Error::Config(
+                        "REDIS_URL is not set: with DATABASE_URL, jobs and rate limits need \
+                         Redis; set REDIS_URL, or unset DATABASE_URL for the embedded store"
+                            .into(),
+                    ));
+                }
+            };
         Ok(Self {
-            postgres,
-            redis,
+            store,
+            store_kind: if postgres.is_some() {
+                "postgres"
+            } else {
+                "embedded"
+            },
+            queue_kind: if config.redis_url.is_some() {
+                "redis"
+            } else {
+                "embedded"
+            },
             queue,
+            rate_limiter,
+            readiness,
+            postgres,
         })
     }
 
-    /// The HTTP state over these backends; rate-limit counters live in Redis, shared by every instance.
+    /// The HTTP state over these backends.
     pub fn app_state(&self, config: Config, embedder: Arc<dyn Embedder>) -> AppState {
-        let readiness: Vec<Arc<dyn ReadinessCheck>> = vec![
-            Arc::new(self.postgres.clone()),
-            Arc::new(self.redis.clone()),
-            self.queue.clone(),
-        ];
-        let rate_limiter: Arc<dyn RateLimiter> =
-            Arc::new(self.redis.rate_limiter(config.rate_limit_window));
         AppState::new(
             config,
-            Arc::new(self.postgres.clone()),
+            self.store.clone(),
             self.queue.clone(),
             embedder,
-            rate_limiter,
-            readiness,
+            self.rate_limiter.clone(),
+            self.readiness.clone(),
         )
     }
 
@@ -77,7 +122,7 @@ impl Backends {
         converter: (PathBuf, Vec<String>),
     ) -> Worker {
         Worker {
-            store: Arc::new(self.postgres.clone()),
+            store: self.store.clone(),
             queue: self.queue.clone(),
             embedder,
             sandbox: Sandbox::new(converter.0, converter.1, config.conversion_timeout),

@@ -1,11 +1,11 @@
-//! A keyed HTTP client for a `ragbase serve` with its own database and an in-process worker.
+//! A keyed HTTP client for a `ragbase serve` with a store of its own and an in-process worker.
 
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Method, multipart};
 use serde_json::Value;
 
-use super::{Server, TestDb};
+use super::{Server, TestBackend};
 
 pub const KEY: &str = "test-key";
 
@@ -15,9 +15,10 @@ pub struct Api {
 }
 
 impl Api {
-    /// `ragbase serve --migrate` on `db` with the API key, plus `env`.
-    pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> Self {
-        let mut all = vec![("DATABASE_URL", db.url.as_str()), ("API_KEY", KEY)];
+    /// `ragbase serve --migrate` on `backend` with the API key, plus `env`.
+    pub async fn start(backend: &TestBackend, env: &[(&str, &str)]) -> Self {
+        let mut all = backend.env();
+        all.push(("API_KEY", KEY));
         all.extend_from_slice(env);
         Self {
             server: Server::start(&["serve", "--migrate"], &all).await,

@@ -1,5 +1,6 @@
 //! Real services for the integration tests: PostgreSQL with pgvector and Redis, started through
-//! the project's own `local/services`, and the real `ragbase` binary on a free port.
+//! the project's own `local/services`, or the embedded store in a temporary folder; and the real
+//! `ragbase` binary on a free port.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 #[path = "../../../shared/tests/common/model.rs"]
@@ -201,6 +202,201 @@ impl Drop for TestDb {
                 })
         })
         .join();
+    }
+}
+
+/// The backend a contract test's server runs on; `on_each_backend!` runs the test on each.
+pub enum TestBackend {
+    /// PostgreSQL (a database of the test's own) with the shared Redis.
+    Postgres(TestDb),
+    /// The embedded store in a folder of the test's own, without Redis.
+    Embedded(TempFolder),
+}
+
+impl TestBackend {
+    pub async fn postgres() -> Self {
+        Self::Postgres(TestDb::create().await)
+    }
+
+    pub fn embedded() -> Self {
+        Self::Embedded(TempFolder::new("data"))
+    }
+
+    /// The server environment that selects this backend.
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        match self {
+            Self::Postgres(db) => vec![("DATABASE_URL", db.url.as_str())],
+            // An empty REDIS_URL is unset: the embedded queue and rate limits.
+            Self::Embedded(folder) => vec![
+                ("RAGBASE_DATA_DIR", folder.path.to_str().unwrap()),
+                ("REDIS_URL", ""),
+            ],
+        }
+    }
+
+    /// Read from the store itself: (chunk rows, the documents' summed chunk counts, the shortest
+    /// vector's dimensions, vectors not of unit length).
+    pub async fn chunk_census(&self) -> (i64, i64, i64, i64) {
+        match self {
+            Self::Postgres(db) => sqlx::query_as(
+                "SELECT (SELECT count(*) FROM chunks), (SELECT sum(chunk_count)::bigint FROM documents), \
+                 (SELECT min(vector_dims(embedding))::bigint FROM chunks), \
+                 (SELECT count(*) FROM chunks WHERE abs(vector_norm(embedding) - 1) > 0.001)",
+            )
+            .fetch_one(&mut db.connect().await)
+            .await
+            .unwrap(),
+            Self::Embedded(_) => {
+                let mut conn = self.sqlite().await;
+                let expected: i64 = sqlx::query_scalar("SELECT sum(chunk_count) FROM documents")
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+                let vectors: Vec<Vec<u8>> = sqlx::query_scalar("SELECT embedding FROM chunks")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                let norm = |bytes: &[u8]| {
+                    bytes
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().unwrap()).powi(2))
+                        .sum::<f32>()
+                        .sqrt()
+                };
+                (
+                    vectors.len() as i64,
+                    expected,
+                    vectors.iter().map(|v| v.len() as i64 / 4).min().unwrap_or(0),
+                    vectors.iter().filter(|v| (norm(v) - 1.0).abs() > 0.001).count() as i64,
+                )
+            }
+        }
+    }
+
+    /// Sets a document's status behind the server's back, to stage a race.
+    pub async fn set_status(&self, id: uuid::Uuid, status: &str) {
+        match self {
+            Self::Postgres(db) => {
+                sqlx::query("UPDATE documents SET status = $1 WHERE id = $2")
+                    .bind(status)
+                    .bind(id)
+                    .execute(&mut db.connect().await)
+                    .await
+                    .unwrap();
+            }
+            Self::Embedded(_) => {
+                sqlx::query("UPDATE documents SET status = ?1 WHERE id = ?2")
+                    .bind(status)
+                    .bind(id)
+                    .execute(&mut self.sqlite().await)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Rows the store holds for a document: (chunks, stored files).
+    pub async fn rows_of(&self, id: uuid::Uuid) -> (i64, i64) {
+        match self {
+            Self::Postgres(db) => sqlx::query_as(
+                "SELECT (SELECT count(*) FROM chunks WHERE document_id = $1), \
+                 (SELECT count(*) FROM document_files WHERE document_id = $1)",
+            )
+            .bind(id)
+            .fetch_one(&mut db.connect().await)
+            .await
+            .unwrap(),
+            Self::Embedded(_) => sqlx::query_as(
+                "SELECT (SELECT count(*) FROM chunks WHERE document_id = ?1), \
+                 (SELECT count(*) FROM document_files WHERE document_id = ?1)",
+            )
+            .bind(id)
+            .fetch_one(&mut self.sqlite().await)
+            .await
+            .unwrap(),
+        }
+    }
+
+    /// Whether the keyword index agrees with the chunks it indexes: PostgreSQL's BM25 statistics
+    /// (kept by triggers) against a recount, or FTS5's own integrity check.
+    pub async fn keyword_index_is_consistent(&self) -> bool {
+        match self {
+            Self::Postgres(db) => {
+                let mut conn = db.connect().await;
+                let drift: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM (SELECT word, ndoc FROM ts_stat('SELECT search_vector FROM chunks')) s \
+                     FULL JOIN (SELECT * FROM chunk_lexemes WHERE chunks <> 0) l ON l.lexeme = s.word \
+                     WHERE s.ndoc IS DISTINCT FROM l.chunks",
+                )
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                let totals_match: bool = sqlx::query_scalar(
+                    "SELECT (t.chunks, t.tokens) = (c.n, c.tokens) FROM chunk_totals t, \
+                     (SELECT count(*) AS n, sum(token_count) AS tokens FROM chunks) c",
+                )
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+                drift == 0 && totals_match
+            }
+            Self::Embedded(_) => sqlx::query(
+                "INSERT INTO chunk_text (chunk_text, rank) VALUES ('integrity-check', 1)",
+            )
+            .execute(&mut self.sqlite().await)
+            .await
+            .is_ok(),
+        }
+    }
+
+    /// A connection to the embedded store's database, beside the server's own.
+    async fn sqlite(&self) -> sqlx::SqliteConnection {
+        let Self::Embedded(folder) = self else {
+            panic!("not the embedded backend")
+        };
+        let url = format!("sqlite://{}", folder.path.join("ragbase.db").display());
+        sqlx::SqliteConnection::connect(&url).await.unwrap()
+    }
+}
+
+/// Declares a contract test once per backend: `on_each_backend!(name);` runs
+/// `async fn name(backend: TestBackend)` as the tests `name::postgres` and `name::embedded`.
+#[allow(unused_macros)] // some test binaries have no contract tests
+macro_rules! on_each_backend {
+    ($($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn postgres() {
+                super::$test(crate::support::TestBackend::postgres().await).await
+            }
+
+            #[tokio::test]
+            async fn embedded() {
+                super::$test(crate::support::TestBackend::embedded()).await
+            }
+        }
+    )+};
+}
+#[allow(unused_imports)]
+pub(crate) use on_each_backend;
+
+/// A folder of one test's own, removed when dropped.
+pub struct TempFolder {
+    pub path: PathBuf,
+}
+
+impl TempFolder {
+    pub fn new(what: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("ragbase-{what}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self { path }
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

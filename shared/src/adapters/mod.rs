@@ -5,3 +5,4 @@ pub mod onnx_embedder;
 pub mod postgres;
 pub mod redis;
 pub mod redis_queue;
+pub mod sqlite;

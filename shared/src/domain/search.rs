@@ -142,16 +142,16 @@ impl SearchRequest {
     }
 }
 
-/// The query's keyword side in PostgreSQL `websearch_to_tsquery` syntax. A question's words are
-/// alternatives (a natural-language question rarely has every word in one passage), ranked by how
-/// many of them a chunk holds and how close together; "quoted phrases" are alternatives too,
-/// and -words exclude chunks outright.
+/// The query's keyword side, in the web-search style users know: a question's words are
+/// alternatives (a natural-language question rarely has every word in one passage), "quoted
+/// phrases" are alternatives too, and -words exclude chunks outright. Each store renders it in
+/// its own full-text syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keywords {
-    /// Words and "phrases" joined by `or`; empty when there are none.
-    pub any: String,
-    /// `-word -"a phrase"`; empty when nothing is excluded.
-    pub exclude: String,
+    /// Words, and phrases (the terms with spaces in them).
+    pub any: Vec<String>,
+    /// Words and phrases a chunk must not hold.
+    pub exclude: Vec<String>,
 }
 
 impl Keywords {
@@ -164,30 +164,35 @@ impl Keywords {
             let body = if negated { &rest[1..] } else { rest };
             let (term, after) = if let Some(quoted) = body.strip_prefix('"') {
                 let end = quoted.find('"').unwrap_or(quoted.len());
-                let phrase = quoted[..end].trim();
-                let term = (!phrase.is_empty()).then(|| format!("\"{phrase}\""));
-                (term, quoted.get(end + 1..).unwrap_or(""))
+                let phrase = quoted[..end]
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (phrase, quoted.get(end + 1..).unwrap_or(""))
             } else {
                 let end = body
                     .find(|c: char| c.is_whitespace() || c == '"')
                     .unwrap_or(body.len());
                 let word = &body[..end];
-                // `or` is websearch's own operator; the words are alternatives already.
-                let term =
-                    (!word.is_empty() && !word.eq_ignore_ascii_case("or")).then(|| word.to_owned());
-                (term, &body[end..])
+                // `or` is the web-search operator; the words are alternatives already.
+                let word = if word.eq_ignore_ascii_case("or") {
+                    ""
+                } else {
+                    word
+                };
+                (word.to_owned(), &body[end..])
             };
-            match term {
-                Some(term) if negated => exclude.push(format!("-{term}")),
-                Some(term) => any.push(term),
-                None => {}
+            if !term.is_empty() {
+                if negated { &mut exclude } else { &mut any }.push(term);
             }
             rest = after.trim_start();
         }
-        Self {
-            any: any.join(" or "),
-            exclude: exclude.join(" "),
-        }
+        Self { any, exclude }
+    }
+
+    /// True for a phrase, which the stores match as consecutive words.
+    pub fn is_phrase(term: &str) -> bool {
+        term.contains(' ')
     }
 }
 
@@ -328,14 +333,15 @@ mod tests {
     #[test]
     fn keywords_are_alternatives_phrases_kept_and_exclusions_apart() {
         let k = Keywords::parse(
-            r#"what lift -helicopter "propeller slipstream" or -"rotor blade" x-ray"#,
+            r#"what lift -helicopter "propeller  slipstream" or -"rotor blade" x-ray"#,
         );
-        assert_eq!(k.any, r#"what or lift or "propeller slipstream" or x-ray"#);
-        assert_eq!(k.exclude, r#"-helicopter -"rotor blade""#);
+        assert_eq!(k.any, ["what", "lift", "propeller slipstream", "x-ray"]);
+        assert_eq!(k.exclude, ["helicopter", "rotor blade"]);
+        assert!(Keywords::is_phrase(&k.any[2]) && !Keywords::is_phrase(&k.any[3]));
         let unclosed = Keywords::parse(r#"wing "open phrase"#);
-        assert_eq!(unclosed.any, r#"wing or "open phrase""#);
+        assert_eq!(unclosed.any, ["wing", "open phrase"]);
         let odd = Keywords::parse(r#"- "" -"" OR"#);
-        assert_eq!((odd.any.as_str(), odd.exclude.as_str()), ("-", ""));
+        assert_eq!((odd.any, odd.exclude), (vec!["-".to_owned()], vec![]));
     }
 
     fn hit(n: u128, similarity: f32) -> ChunkHit {

@@ -10,7 +10,7 @@ use sqlx::{Executor, PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
 use crate::{Error, ports::ReadinessCheck};
 
-static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
 #[derive(Clone)]
 pub struct PgStore {

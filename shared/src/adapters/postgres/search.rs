@@ -74,6 +74,24 @@ pub(super) async fn nearest(
     fetch_hits(pool, sql).await
 }
 
+/// The keywords in `websearch_to_tsquery` syntax: the alternatives, and the exclusions.
+fn websearch(keywords: &Keywords) -> (String, String) {
+    let quoted = |term: &String| {
+        if Keywords::is_phrase(term) {
+            format!("\"{term}\"")
+        } else {
+            term.clone()
+        }
+    };
+    let any: Vec<String> = keywords.any.iter().map(quoted).collect();
+    let exclude: Vec<String> = keywords
+        .exclude
+        .iter()
+        .map(|t| format!("-{}", quoted(t)))
+        .collect();
+    (any.join(" or "), exclude.join(" "))
+}
+
 /// BM25's term-frequency saturation and length normalisation, at their customary values.
 const BM25_K1: f64 = 1.2;
 const BM25_B: f64 = 0.75;
@@ -99,14 +117,15 @@ pub(super) async fn by_keywords(
                                    / (coalesce(s.chunks, 0) + 0.5)) AS idf \
            FROM unnest(tsvector_to_array(to_tsvector('english', ",
     );
-    sql.push_bind(keywords.any.clone()).push(
+    let (any, exclude) = websearch(keywords);
+    sql.push_bind(any.clone()).push(
         "))) AS t(lexeme) CROSS JOIN corpus LEFT JOIN chunk_lexemes s ON s.lexeme = t.lexeme), \
          q AS MATERIALIZED (SELECT websearch_to_tsquery('english', ",
     );
-    sql.push_bind(keywords.any.clone()).push(")");
-    if !keywords.exclude.is_empty() {
+    sql.push_bind(any).push(")");
+    if !exclude.is_empty() {
         sql.push(" && websearch_to_tsquery('english', ")
-            .push_bind(keywords.exclude.clone())
+            .push_bind(exclude)
             .push(")");
     }
     // Score every match, keep the best, and only then read their columns and vector distance.
@@ -135,4 +154,17 @@ pub(super) async fn by_keywords(
              JOIN documents d ON d.id = c.document_id ORDER BY r.score DESC, c.id",
         );
     fetch_hits(pool, sql).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_become_websearch_alternatives_and_exclusions() {
+        let k = Keywords::parse(r#"lift -helicopter "propeller slipstream" -"rotor blade""#);
+        let (any, exclude) = websearch(&k);
+        assert_eq!(any, r#"lift or "propeller slipstream""#);
+        assert_eq!(exclude, r#"-helicopter -"rotor blade""#);
+    }
 }

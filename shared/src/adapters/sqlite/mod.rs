@@ -1,0 +1,152 @@
+//! The embedded store: SQLite in a data folder, for a RAGBase that needs no servers. Documents,
+//! bytes, chunks, vectors, the full-text index and the job queue share one file; vectors are also
+//! held in memory for search (`vectors`).
+//!
+//! One process owns a data folder (a lock file says which), so this process is the only writer:
+//! writes go through a single connection and never contend, reads use a small pool (WAL mode).
+
+use std::{
+    collections::HashMap,
+    fs::{File, TryLockError},
+    path::Path,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+mod queue;
+mod search;
+mod store;
+mod vectors;
+
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::{
+    SqlitePool,
+    migrate::Migrator,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use uuid::Uuid;
+
+pub use queue::SqliteQueue;
+use vectors::VectorIndex;
+
+use crate::{Error, ports::ReadinessCheck};
+
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    /// The one connection that writes.
+    writer: SqlitePool,
+    reader: SqlitePool,
+    vectors: Arc<RwLock<VectorIndex>>,
+    /// Held (locked) while any clone lives.
+    _owner: Arc<File>,
+}
+
+fn db_error(err: impl std::fmt::Display) -> Error {
+    Error::backend("database", err)
+}
+
+impl SqliteStore {
+    /// Opens (creating when needed) the store in `dir`, migrates it and loads its vectors.
+    pub async fn open(dir: &Path) -> Result<Self, Error> {
+        let shown = dir.display();
+        let config_error = |what: String| Error::Config(format!("RAGBASE_DATA_DIR: {what}"));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| config_error(format!("cannot create {shown}: {e}")))?;
+        let owner = File::create(dir.join("ragbase.lock"))
+            .map_err(|e| config_error(format!("cannot write in {shown}: {e}")))?;
+        match owner.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(config_error(format!(
+                    "{shown} is in use by another ragbase process; the embedded store serves \
+                     one process (run several against PostgreSQL and Redis instead)"
+                )));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(config_error(format!("cannot lock {shown}: {e}")));
+            }
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("ragbase.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL with NORMAL survives a process crash; only a power cut can lose the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| config_error(format!("cannot open {shown}/ragbase.db: {e}")))?;
+        MIGRATOR.run(&writer).await.map_err(db_error)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(db_error)?;
+        let store = Self {
+            writer,
+            reader,
+            vectors: Arc::default(),
+            _owner: Arc::new(owner),
+        };
+        store.load_vectors().await?;
+        Ok(store)
+    }
+
+    /// The durable queue in this store.
+    pub async fn queue(&self, lease: Duration) -> Result<SqliteQueue, Error> {
+        SqliteQueue::open(self.writer.clone(), self.reader.clone(), lease).await
+    }
+
+    async fn load_vectors(&self) -> Result<(), Error> {
+        let mut rows = sqlx::query_as::<_, (Uuid, Uuid, Vec<u8>)>(
+            "SELECT document_id, id, embedding FROM chunks ORDER BY document_id, chunk_index",
+        )
+        .fetch(&self.reader);
+        let mut by_document: HashMap<Uuid, Vec<(Uuid, Vec<f32>)>> = HashMap::new();
+        while let Some((document, chunk, bytes)) = rows.try_next().await.map_err(db_error)? {
+            by_document
+                .entry(document)
+                .or_default()
+                .push((chunk, decode(&bytes)));
+        }
+        let mut index = VectorIndex::default();
+        for (document, chunks) in by_document {
+            index.replace(document, chunks);
+        }
+        tracing::debug!(chunks = index.len(), "vectors loaded");
+        *self.vectors.write().unwrap_or_else(|p| p.into_inner()) = index;
+        Ok(())
+    }
+}
+
+fn encode(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn decode(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[async_trait]
+impl ReadinessCheck for SqliteStore {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    async fn check(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(drop)
+            .map_err(db_error)
+    }
+}

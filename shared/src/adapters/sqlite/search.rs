@@ -1,0 +1,317 @@
+//! Search on SQLite: exact similarity over the in-memory vectors, BM25 from FTS5 for keywords.
+//! Only chunks of COMPLETED, active documents are ever read.
+
+use std::collections::HashMap;
+
+use sqlx::{QueryBuilder, Row, Sqlite, sqlite::SqliteRow};
+use uuid::Uuid;
+
+use super::{SqliteStore, db_error, store::metadata_from_row};
+use crate::{
+    Error,
+    domain::search::{ChunkHit, Keywords, SearchFilter},
+};
+
+const HIT_COLUMNS: &str = "c.id, c.document_id, d.filename, c.content, c.page, c.heading, \
+     c.breadcrumbs, c.char_start, c.char_end, c.chunk_index, c.token_count";
+
+/// PostgreSQL's English stop words (its `english.stop`): the keyword side ignores them there,
+/// and FTS5 has no list of its own. Without it, "what is the…" would match nearly every chunk.
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "s",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+/// The rule every search obeys, then the request's own filters (on `documents d`).
+fn push_searchable(sql: &mut QueryBuilder<Sqlite>, filter: &SearchFilter) {
+    sql.push(" d.status = 'COMPLETED' AND d.is_active");
+    if let Some(ids) = &filter.document_ids {
+        sql.push(" AND d.id IN (");
+        let mut list = sql.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        sql.push(")");
+    }
+    if let Some(formats) = &filter.formats {
+        sql.push(" AND d.format IN (");
+        let mut list = sql.separated(", ");
+        for format in formats {
+            list.push_bind(format.as_str());
+        }
+        sql.push(")");
+    }
+}
+
+fn hit_from_row(row: &SqliteRow, similarity: f32) -> Result<ChunkHit, sqlx::Error> {
+    Ok(ChunkHit {
+        chunk_id: row.try_get("id")?,
+        document_id: row.try_get("document_id")?,
+        filename: row.try_get("filename")?,
+        content: row.try_get("content")?,
+        similarity,
+        metadata: metadata_from_row(row)?,
+    })
+}
+
+pub(super) async fn nearest(
+    store: &SqliteStore,
+    vector: &[f32],
+    filter: &SearchFilter,
+    limit: usize,
+) -> Result<Vec<ChunkHit>, Error> {
+    let mut searchable = QueryBuilder::new("SELECT d.id FROM documents d WHERE");
+    push_searchable(&mut searchable, filter);
+    let documents: Vec<Uuid> = searchable
+        .build_query_scalar()
+        .fetch_all(&store.reader)
+        .await
+        .map_err(db_error)?;
+    let (vectors, query) = (store.vectors.clone(), vector.to_vec());
+    // A scan of every vector is CPU work: off the async threads.
+    let neighbours = tokio::task::spawn_blocking(move || {
+        let index = vectors.read().unwrap_or_else(|p| p.into_inner());
+        index.nearest(&query, &documents, limit)
+    })
+    .await
+    .map_err(db_error)?;
+    if neighbours.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = QueryBuilder::new("SELECT ");
+    sql.push(HIT_COLUMNS)
+        .push(" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN (");
+    let mut list = sql.separated(", ");
+    for n in &neighbours {
+        list.push_bind(n.chunk_id);
+    }
+    sql.push(")");
+    let rows = sql
+        .build()
+        .fetch_all(&store.reader)
+        .await
+        .map_err(db_error)?;
+    let mut by_id: HashMap<Uuid, SqliteRow> = rows
+        .into_iter()
+        .map(|row| Ok((row.try_get("id")?, row)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_error)?;
+    // In the index's order; a chunk deleted since the scan is skipped.
+    neighbours
+        .iter()
+        .filter_map(|n| by_id.remove(&n.chunk_id).map(|row| (row, n.similarity)))
+        .map(|(row, similarity)| hit_from_row(&row, similarity).map_err(db_error))
+        .collect()
+}
+
+/// Chunks matching the keywords, best BM25 first (FTS5's `bm25()`, k1 = 1.2, b = 0.75, as on
+/// PostgreSQL), each with its similarity to `vector`.
+pub(super) async fn by_keywords(
+    store: &SqliteStore,
+    keywords: &Keywords,
+    vector: &[f32],
+    filter: &SearchFilter,
+    limit: usize,
+) -> Result<Vec<ChunkHit>, Error> {
+    let Some(expression) = fts5_query(keywords) else {
+        return Ok(Vec::new());
+    };
+    let mut sql = QueryBuilder::new("SELECT ");
+    sql.push(HIT_COLUMNS)
+        .push(
+            " FROM chunk_text f JOIN chunks c ON c.rowid = f.rowid \
+             JOIN documents d ON d.id = c.document_id WHERE chunk_text MATCH ",
+        )
+        .push_bind(expression)
+        .push(" AND");
+    push_searchable(&mut sql, filter);
+    // bm25() is lower for better matches.
+    sql.push(" ORDER BY bm25(chunk_text), c.id LIMIT ")
+        .push_bind(limit as i64);
+    let rows = sql
+        .build()
+        .fetch_all(&store.reader)
+        .await
+        .map_err(db_error)?;
+    let index = store.vectors.read().unwrap_or_else(|p| p.into_inner());
+    rows.iter()
+        .map(|row| {
+            let (document, chunk, position): (Uuid, Uuid, i64) = (
+                row.try_get("document_id")?,
+                row.try_get("id")?,
+                row.try_get("chunk_index")?,
+            );
+            let similarity = index
+                .similarity(vector, &document, (chunk, position as usize))
+                .unwrap_or(0.0);
+            hit_from_row(row, similarity)
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_error)
+}
+
+/// The keywords as an FTS5 expression: each term a quoted string (FTS5 applies the table's
+/// tokenizer inside quotes, so a phrase matches its words in a row), stop words dropped, the
+/// alternatives joined by OR and the exclusions by NOT. `None` when nothing is left to match.
+fn fts5_query(keywords: &Keywords) -> Option<String> {
+    let terms = |list: &[String]| -> Vec<String> {
+        list.iter()
+            .filter(|t| t.chars().any(char::is_alphanumeric))
+            .filter(|t| Keywords::is_phrase(t) || !STOP_WORDS.contains(&t.to_lowercase().as_str()))
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect()
+    };
+    let any = terms(&keywords.any);
+    if any.is_empty() {
+        return None;
+    }
+    let mut expression = format!("({})", any.join(" OR "));
+    let exclude = terms(&keywords.exclude);
+    if !exclude.is_empty() {
+        expression.push_str(&format!(" NOT ({})", exclude.join(" OR ")));
+    }
+    Some(expression)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_become_an_fts5_expression_without_stop_words() {
+        let k = Keywords::parse(
+            r#"What is the lift -helicopter "the propeller" -"rotor blade" x-ray ?"#,
+        );
+        assert_eq!(
+            fts5_query(&k).as_deref(),
+            Some(r#"("lift" OR "the propeller" OR "x-ray") NOT ("helicopter" OR "rotor blade")"#)
+        );
+        assert_eq!(fts5_query(&Keywords::parse("what is it -wing")), None);
+        assert_eq!(fts5_query(&Keywords::parse("? !")), None);
+    }
+}

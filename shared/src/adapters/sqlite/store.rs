@@ -1,0 +1,443 @@
+//! The `Store` port on SQLite: the same answers as PostgreSQL's for the same data.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::{QueryBuilder, Row, Sqlite, sqlite::SqliteRow};
+use uuid::Uuid;
+
+use super::{SqliteStore, db_error, encode, search};
+use crate::{
+    Error,
+    domain::{
+        chunking::Chunk,
+        documents::{
+            ChunkMetadata, Document, DocumentContent, DocumentPage, DocumentQuery, DocumentStatus,
+            NewDocument, SortField, StatusCounts, StoredChunk,
+        },
+        failure::Failure,
+        search::{ChunkHit, Keywords, SearchFilter},
+    },
+    ports::Store,
+};
+
+/// The columns `document_from_row` reads, as a literal so queries stay static strings.
+macro_rules! document_columns {
+    () => {
+        "id, filename, format, file_size, status, is_active, retry_count, fail_reason, fail_message, chunk_count, \
+         created_at, updated_at"
+    };
+}
+
+fn document_from_row(row: &SqliteRow) -> Result<Document, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Document {
+        id: row.try_get("id")?,
+        filename: row.try_get("filename")?,
+        format: row.try_get("format")?,
+        file_size: row.try_get("file_size")?,
+        status: DocumentStatus::parse(&status).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown document status {status}").into())
+        })?,
+        is_active: row.try_get("is_active")?,
+        retry_count: row.try_get("retry_count")?,
+        fail_reason: row.try_get("fail_reason")?,
+        fail_message: row.try_get("fail_message")?,
+        chunk_count: row.try_get("chunk_count")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn documents_from_rows(rows: &[SqliteRow]) -> Result<Vec<Document>, Error> {
+    rows.iter()
+        .map(document_from_row)
+        .collect::<Result<_, _>>()
+        .map_err(db_error)
+}
+
+/// Appends the query's filters, shared by the page and its total.
+fn push_filters(sql: &mut QueryBuilder<Sqlite>, query: &DocumentQuery) {
+    sql.push(" WHERE 1");
+    if let Some(status) = query.status {
+        sql.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(active) = query.is_active {
+        sql.push(" AND is_active = ").push_bind(active);
+    }
+    if let Some(needle) = &query.filename_contains {
+        // instr() takes the needle literally (LIKE would need escaping); lower() folds ASCII.
+        sql.push(" AND instr(lower(filename), ")
+            .push_bind(needle.to_lowercase())
+            .push(") > 0");
+    }
+}
+
+fn not_found() -> Error {
+    Error::NotFound("Document not found".into())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
+        let mut page =
+            QueryBuilder::new(concat!("SELECT ", document_columns!(), " FROM documents"));
+        push_filters(&mut page, query);
+        let column = match query.sort_by {
+            SortField::CreatedAt => "created_at",
+            SortField::Filename => "filename",
+            SortField::FileSize => "file_size",
+        };
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        // The id breaks ties so pages never overlap or skip rows.
+        page.push(format_args!(
+            " ORDER BY {column} {direction}, id {direction} LIMIT "
+        ))
+        .push_bind(i64::from(query.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::from(query.offset));
+        let mut total = QueryBuilder::new("SELECT count(*) FROM documents");
+        push_filters(&mut total, query);
+
+        let (rows, total, by_status) = tokio::try_join!(
+            page.build().fetch_all(&self.reader),
+            total.build_query_scalar::<i64>().fetch_one(&self.reader),
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT status, count(*) FROM documents GROUP BY status"
+            )
+            .fetch_all(&self.reader),
+        )
+        .map_err(db_error)?;
+        let mut counts = StatusCounts::default();
+        for (status, n) in by_status {
+            if let Some(status) = DocumentStatus::parse(&status) {
+                counts.add(status, n);
+            }
+        }
+        Ok(DocumentPage {
+            documents: documents_from_rows(&rows)?,
+            total,
+            counts,
+        })
+    }
+
+    async fn document(&self, id: Uuid) -> Result<Option<Document>, Error> {
+        sqlx::query(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .and_then(|row| row.as_ref().map(document_from_row).transpose())
+        .map_err(db_error)
+    }
+
+    async fn create_document(&self, new: NewDocument) -> Result<Document, Error> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let now = Utc::now();
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO documents (id, filename, format, file_size, content_hash, created_at, updated_at) ",
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (content_hash) DO NOTHING RETURNING ",
+            document_columns!()
+        ))
+        .bind(new.id)
+        .bind(&new.filename)
+        .bind(new.format.as_str())
+        .bind(new.bytes.len() as i64)
+        .bind(&new.content_hash[..])
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = inserted else {
+            let existing: Uuid =
+                sqlx::query_scalar("SELECT id FROM documents WHERE content_hash = ?")
+                    .bind(&new.content_hash[..])
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            return Err(Error::Duplicate {
+                existing_id: existing,
+            });
+        };
+        sqlx::query("INSERT INTO document_files (document_id, bytes) VALUES (?, ?)")
+            .bind(new.id)
+            .bind(&new.bytes)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        document_from_row(&row).map_err(db_error)
+    }
+
+    async fn document_file(&self, id: Uuid) -> Result<Option<Vec<u8>>, Error> {
+        sqlx::query_scalar("SELECT bytes FROM document_files WHERE document_id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn begin_processing(&self, id: Uuid) -> Result<Option<Document>, Error> {
+        sqlx::query(concat!(
+            "UPDATE documents SET status = 'PROCESSING', updated_at = ? ",
+            "WHERE id = ? AND status IN ('PENDING', 'PROCESSING') RETURNING ",
+            document_columns!()
+        ))
+        .bind(Utc::now())
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await
+        .and_then(|row| row.as_ref().map(document_from_row).transpose())
+        .map_err(db_error)
+    }
+
+    async fn finish_processing(
+        &self,
+        id: Uuid,
+        markdown: &str,
+        chunks: &[(Chunk, Vec<f32>)],
+    ) -> Result<bool, Error> {
+        // The single writer connection serialises this with a concurrent delete.
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let present: Option<Uuid> = sqlx::query_scalar("SELECT id FROM documents WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if present.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM chunks WHERE document_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let ids: Vec<Uuid> = chunks.iter().map(|_| Uuid::new_v4()).collect();
+        // 11 parameters a row: batches stay below SQLite's 32,766 bind limit.
+        for (batch, batch_ids) in chunks.chunks(1000).zip(ids.chunks(1000)) {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO chunks (id, document_id, chunk_index, content, embedding, page, heading, breadcrumbs, \
+                 char_start, char_end, token_count) ",
+            );
+            insert.push_values(
+                batch.iter().zip(batch_ids),
+                |mut row, ((chunk, vector), chunk_id)| {
+                    row.push_bind(*chunk_id)
+                        .push_bind(id)
+                        .push_bind(chunk.index as i64)
+                        .push_bind(chunk.content.clone())
+                        .push_bind(encode(vector))
+                        .push_bind(chunk.page.map(i64::from))
+                        .push_bind(chunk.heading.clone())
+                        .push_bind(serde_json::to_string(&chunk.breadcrumbs).unwrap_or_default())
+                        .push_bind(chunk.char_start as i64)
+                        .push_bind(chunk.char_end as i64)
+                        .push_bind(chunk.token_count as i64);
+                },
+            );
+            insert.build().execute(&mut *tx).await.map_err(db_error)?;
+        }
+        sqlx::query(
+            "UPDATE documents SET status = 'COMPLETED', chunk_count = ?, processed_content = ?, fail_reason = NULL, \
+             fail_message = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(chunks.len() as i64)
+        .bind(markdown)
+        .bind(Utc::now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // The vectors go in before the commit makes the document searchable; if the commit fails,
+        // they sit unused (searches read only COMPLETED documents) until the next attempt replaces them.
+        self.vectors
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(
+                id,
+                ids.into_iter().zip(chunks.iter().map(|(_, v)| v.clone())),
+            );
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn fail_processing(&self, id: Uuid, failure: &Failure, last: bool) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE documents SET status = CASE WHEN ?1 THEN 'FAILED' ELSE 'PENDING' END, fail_reason = ?2, \
+             fail_message = ?3, retry_count = retry_count + CASE WHEN ?1 THEN 0 ELSE 1 END, updated_at = ?4 \
+             WHERE id = ?5",
+        )
+        .bind(last)
+        .bind(failure.code.as_str())
+        .bind(&failure.message)
+        .bind(Utc::now())
+        .bind(id)
+        .execute(&self.writer)
+        .await
+        .map(drop)
+        .map_err(db_error)
+    }
+
+    async fn delete_document(&self, id: Uuid) -> Result<(), Error> {
+        let mut tx = self.writer.begin().await.map_err(db_error)?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM documents WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        match status.as_deref() {
+            None => return Err(not_found()),
+            Some("PROCESSING") => {
+                return Err(Error::Conflict(
+                    "The document is being processed; delete it when it is done".into(),
+                ));
+            }
+            Some(_) => {}
+        }
+        // Chunks first: their trigger keeps the full-text index in step.
+        for table in ["chunks", "document_files"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE document_id = ?"
+            )))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        sqlx::query("DELETE FROM documents WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        self.vectors
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        Ok(())
+    }
+
+    async fn retry_document(&self, id: Uuid) -> Result<Document, Error> {
+        let retried = sqlx::query(concat!(
+            "UPDATE documents SET status = 'PENDING', retry_count = 0, fail_reason = NULL, fail_message = NULL, ",
+            "updated_at = ? WHERE id = ? AND status = 'FAILED' RETURNING ",
+            document_columns!()
+        ))
+        .bind(Utc::now())
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_error)?;
+        match retried {
+            Some(row) => document_from_row(&row).map_err(db_error),
+            None => match self.document(id).await? {
+                None => Err(not_found()),
+                Some(d) => Err(Error::InvalidStatus(format!(
+                    "Only FAILED documents can be retried; this one is {}",
+                    d.status.as_str()
+                ))),
+            },
+        }
+    }
+
+    async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error> {
+        sqlx::query(concat!(
+            "UPDATE documents SET is_active = ?, updated_at = ? WHERE id = ? RETURNING ",
+            document_columns!()
+        ))
+        .bind(active)
+        .bind(Utc::now())
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_error)?
+        .map(|row| document_from_row(&row).map_err(db_error))
+        .unwrap_or_else(|| Err(not_found()))
+    }
+
+    async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error> {
+        let row = sqlx::query(concat!(
+            "SELECT processed_content, ",
+            document_columns!(),
+            " FROM documents WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(not_found)?;
+        let document = document_from_row(&row).map_err(db_error)?;
+        if document.status != DocumentStatus::Completed {
+            return Err(Error::NotReady(format!(
+                "The document is {}, not COMPLETED",
+                document.status.as_str()
+            )));
+        }
+        let chunks = sqlx::query(
+            "SELECT id, chunk_index, content, page, heading, breadcrumbs, char_start, char_end, token_count \
+             FROM chunks WHERE document_id = ? ORDER BY chunk_index",
+        )
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| {
+            let metadata = metadata_from_row(row)?;
+            Ok(StoredChunk {
+                id: row.try_get("id")?,
+                index: metadata.chunk_index,
+                content: row.try_get("content")?,
+                metadata,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_error)?;
+        Ok(DocumentContent {
+            processed_content: row
+                .try_get::<Option<String>, _>("processed_content")
+                .map_err(db_error)?
+                .unwrap_or_default(),
+            document,
+            chunks,
+        })
+    }
+
+    async fn nearest_chunks(
+        &self,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        search::nearest(self, vector, filter, limit).await
+    }
+
+    async fn keyword_chunks(
+        &self,
+        keywords: &Keywords,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        search::by_keywords(self, keywords, vector, filter, limit).await
+    }
+}
+
+/// A chunk's metadata from its own columns, for the content route and for search hits.
+pub(super) fn metadata_from_row(row: &SqliteRow) -> Result<ChunkMetadata, sqlx::Error> {
+    let breadcrumbs: String = row.try_get("breadcrumbs")?;
+    Ok(ChunkMetadata {
+        page: row.try_get("page")?,
+        heading: row.try_get("heading")?,
+        breadcrumbs: serde_json::from_str(&breadcrumbs)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        char_start: row.try_get("char_start")?,
+        char_end: row.try_get("char_end")?,
+        chunk_index: row.try_get("chunk_index")?,
+        token_count: row.try_get("token_count")?,
+    })
+}
