@@ -1,5 +1,8 @@
 //! Implementations of the ports.
 
+#[macro_use]
+mod sql;
+
 pub mod memory_rate_limiter;
 pub mod onnx_embedder;
 pub mod postgres;

@@ -4,26 +4,17 @@
 use pgvector::Vector;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
-use super::{db_error, store::metadata_from_row};
+use super::{db_error, store::hit_from_row};
+use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
     domain::search::{ChunkHit, Keywords, SearchFilter},
 };
 
-/// Columns `hit_from_row` reads, from `chunks c JOIN documents d`, plus `distance`.
-const HIT_COLUMNS: &str = "c.id, c.document_id, d.filename, c.content, c.page, c.heading, \
-     c.breadcrumbs, c.char_start, c.char_end, c.chunk_index, c.token_count";
-
-fn hit_from_row(row: &PgRow) -> Result<ChunkHit, sqlx::Error> {
+/// A hit from the `HIT_COLUMNS` plus `distance` (cosine distance to the query).
+fn hit_with_distance(row: &PgRow) -> Result<ChunkHit, sqlx::Error> {
     let distance: f64 = row.try_get("distance")?;
-    Ok(ChunkHit {
-        chunk_id: row.try_get("id")?,
-        document_id: row.try_get("document_id")?,
-        filename: row.try_get("filename")?,
-        content: row.try_get("content")?,
-        similarity: (1.0 - distance) as f32,
-        metadata: metadata_from_row(row)?,
-    })
+    hit_from_row(row, (1.0 - distance) as f32)
 }
 
 /// The rule every search obeys, then the request's own filters.
@@ -47,7 +38,7 @@ async fn fetch_hits(
     sql.build()
         .fetch_all(pool)
         .await
-        .and_then(|rows| rows.iter().map(hit_from_row).collect())
+        .and_then(|rows| rows.iter().map(hit_with_distance).collect())
         .map_err(db_error)
 }
 

@@ -6,13 +6,15 @@ use sqlx::{QueryBuilder, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use super::{PgStore, db_error, search};
+use crate::adapters::sql::{
+    ensure_completed, not_found, not_retried, status_counts, still_processing,
+};
 use crate::{
     Error,
     domain::{
         chunking::Chunk,
         documents::{
-            ChunkMetadata, Document, DocumentContent, DocumentPage, DocumentQuery, DocumentStatus,
-            NewDocument, SortField, StatusCounts, StoredChunk,
+            Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument, SortField,
         },
         failure::Failure,
         search::{ChunkHit, Keywords, SearchFilter},
@@ -20,33 +22,7 @@ use crate::{
     ports::Store,
 };
 
-/// The columns `document_from_row` reads, as a literal so queries stay static strings.
-macro_rules! document_columns {
-    () => {
-        "id, filename, format, file_size, status, is_active, retry_count, fail_reason, fail_message, chunk_count, created_at, \
-         updated_at"
-    };
-}
-
-fn document_from_row(row: &PgRow) -> Result<Document, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    Ok(Document {
-        id: row.try_get("id")?,
-        filename: row.try_get("filename")?,
-        format: row.try_get("format")?,
-        file_size: row.try_get("file_size")?,
-        status: DocumentStatus::parse(&status).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown document status {status}").into())
-        })?,
-        is_active: row.try_get("is_active")?,
-        retry_count: row.try_get("retry_count")?,
-        fail_reason: row.try_get("fail_reason")?,
-        fail_message: row.try_get("fail_message")?,
-        chunk_count: row.try_get("chunk_count")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
+row_readers!(PgRow, |row| sqlx::Row::try_get(row, "breadcrumbs"));
 
 /// Appends the query's filters, shared by the page and its total.
 fn push_filters(sql: &mut QueryBuilder<sqlx::Postgres>, query: &DocumentQuery) {
@@ -100,12 +76,6 @@ impl Store for PgStore {
         )
         .map_err(db_error)?;
 
-        let mut counts = StatusCounts::default();
-        for (status, n) in by_status {
-            if let Some(status) = DocumentStatus::parse(&status) {
-                counts.add(status, n);
-            }
-        }
         let documents = rows
             .iter()
             .map(document_from_row)
@@ -114,7 +84,7 @@ impl Store for PgStore {
         Ok(DocumentPage {
             documents,
             total,
-            counts,
+            counts: status_counts(by_status),
         })
     }
 
@@ -272,9 +242,7 @@ impl Store for PgStore {
         .map_err(db_error)?;
         match status.as_deref() {
             None => Err(not_found()),
-            Some("PROCESSING") => Err(Error::Conflict(
-                "The document is being processed; delete it when it is done".into(),
-            )),
+            Some("PROCESSING") => Err(still_processing()),
             Some(_) => Ok(()),
         }
     }
@@ -291,13 +259,7 @@ impl Store for PgStore {
         .map_err(db_error)?;
         match retried {
             Some(row) => document_from_row(&row).map_err(db_error),
-            None => match self.document(id).await? {
-                None => Err(not_found()),
-                Some(d) => Err(Error::InvalidStatus(format!(
-                    "Only FAILED documents can be retried; this one is {}",
-                    d.status.as_str()
-                ))),
-            },
+            None => Err(not_retried(self.document(id).await?)),
         }
     }
 
@@ -327,12 +289,7 @@ impl Store for PgStore {
         .map_err(db_error)?
         .ok_or_else(not_found)?;
         let document = document_from_row(&row).map_err(db_error)?;
-        if document.status != DocumentStatus::Completed {
-            return Err(Error::NotReady(format!(
-                "The document is {}, not COMPLETED",
-                document.status.as_str()
-            )));
-        }
+        ensure_completed(&document)?;
         let chunks = sqlx::query(
             "SELECT id, chunk_index, content, page, heading, breadcrumbs, char_start, char_end, token_count \
              FROM chunks WHERE document_id = $1 ORDER BY chunk_index",
@@ -373,31 +330,4 @@ impl Store for PgStore {
     ) -> Result<Vec<ChunkHit>, Error> {
         search::by_keywords(&self.pool, keywords, vector, filter, limit).await
     }
-}
-
-fn not_found() -> Error {
-    Error::NotFound("Document not found".into())
-}
-
-fn chunk_from_row(row: &PgRow) -> Result<StoredChunk, sqlx::Error> {
-    let metadata = metadata_from_row(row)?;
-    Ok(StoredChunk {
-        id: row.try_get("id")?,
-        index: metadata.chunk_index,
-        content: row.try_get("content")?,
-        metadata,
-    })
-}
-
-/// A chunk's metadata from its own columns, for the content route and for search hits.
-pub(super) fn metadata_from_row(row: &PgRow) -> Result<ChunkMetadata, sqlx::Error> {
-    Ok(ChunkMetadata {
-        page: row.try_get("page")?,
-        heading: row.try_get("heading")?,
-        breadcrumbs: row.try_get("breadcrumbs")?,
-        char_start: row.try_get("char_start")?,
-        char_end: row.try_get("char_end")?,
-        chunk_index: row.try_get("chunk_index")?,
-        token_count: row.try_get("token_count")?,
-    })
 }

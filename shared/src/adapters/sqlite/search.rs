@@ -6,14 +6,12 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Row, Sqlite, sqlite::SqliteRow};
 use uuid::Uuid;
 
-use super::{SqliteStore, db_error, store::metadata_from_row};
+use super::{SqliteStore, db_error, store::hit_from_row};
+use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
     domain::search::{ChunkHit, Keywords, SearchFilter},
 };
-
-const HIT_COLUMNS: &str = "c.id, c.document_id, d.filename, c.content, c.page, c.heading, \
-     c.breadcrumbs, c.char_start, c.char_end, c.chunk_index, c.token_count";
 
 /// PostgreSQL's English stop words (its `english.stop`): the keyword side ignores them there,
 /// and FTS5 has no list of its own. Without it, "what is the…" would match nearly every chunk.
@@ -166,17 +164,6 @@ fn push_searchable(sql: &mut QueryBuilder<Sqlite>, filter: &SearchFilter) {
         }
         sql.push(")");
     }
-}
-
-fn hit_from_row(row: &SqliteRow, similarity: f32) -> Result<ChunkHit, sqlx::Error> {
-    Ok(ChunkHit {
-        chunk_id: row.try_get("id")?,
-        document_id: row.try_get("document_id")?,
-        filename: row.try_get("filename")?,
-        content: row.try_get("content")?,
-        similarity,
-        metadata: metadata_from_row(row)?,
-    })
 }
 
 pub(super) async fn nearest(

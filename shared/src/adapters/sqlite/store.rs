@@ -6,13 +6,15 @@ use sqlx::{QueryBuilder, Row, Sqlite, sqlite::SqliteRow};
 use uuid::Uuid;
 
 use super::{SqliteStore, db_error, encode, search};
+use crate::adapters::sql::{
+    ensure_completed, not_found, not_retried, status_counts, still_processing,
+};
 use crate::{
     Error,
     domain::{
         chunking::Chunk,
         documents::{
-            ChunkMetadata, Document, DocumentContent, DocumentPage, DocumentQuery, DocumentStatus,
-            NewDocument, SortField, StatusCounts, StoredChunk,
+            Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument, SortField,
         },
         failure::Failure,
         search::{ChunkHit, Keywords, SearchFilter},
@@ -20,33 +22,11 @@ use crate::{
     ports::Store,
 };
 
-/// The columns `document_from_row` reads, as a literal so queries stay static strings.
-macro_rules! document_columns {
-    () => {
-        "id, filename, format, file_size, status, is_active, retry_count, fail_reason, fail_message, chunk_count, \
-         created_at, updated_at"
-    };
-}
-
-fn document_from_row(row: &SqliteRow) -> Result<Document, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    Ok(Document {
-        id: row.try_get("id")?,
-        filename: row.try_get("filename")?,
-        format: row.try_get("format")?,
-        file_size: row.try_get("file_size")?,
-        status: DocumentStatus::parse(&status).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown document status {status}").into())
-        })?,
-        is_active: row.try_get("is_active")?,
-        retry_count: row.try_get("retry_count")?,
-        fail_reason: row.try_get("fail_reason")?,
-        fail_message: row.try_get("fail_message")?,
-        chunk_count: row.try_get("chunk_count")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
+row_readers!(SqliteRow, |row| {
+    // A JSON array of strings (SQLite has no array type).
+    let json: String = sqlx::Row::try_get(row, "breadcrumbs")?;
+    serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+});
 
 fn documents_from_rows(rows: &[SqliteRow]) -> Result<Vec<Document>, Error> {
     rows.iter()
@@ -70,10 +50,6 @@ fn push_filters(sql: &mut QueryBuilder<Sqlite>, query: &DocumentQuery) {
             .push_bind(needle.to_lowercase())
             .push(") > 0");
     }
-}
-
-fn not_found() -> Error {
-    Error::NotFound("Document not found".into())
 }
 
 #[async_trait]
@@ -107,16 +83,10 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader),
         )
         .map_err(db_error)?;
-        let mut counts = StatusCounts::default();
-        for (status, n) in by_status {
-            if let Some(status) = DocumentStatus::parse(&status) {
-                counts.add(status, n);
-            }
-        }
         Ok(DocumentPage {
             documents: documents_from_rows(&rows)?,
             total,
-            counts,
+            counts: status_counts(by_status),
         })
     }
 
@@ -291,11 +261,7 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
         match status.as_deref() {
             None => return Err(not_found()),
-            Some("PROCESSING") => {
-                return Err(Error::Conflict(
-                    "The document is being processed; delete it when it is done".into(),
-                ));
-            }
+            Some("PROCESSING") => return Err(still_processing()),
             Some(_) => {}
         }
         // Chunks first: their trigger keeps the full-text index in step.
@@ -334,13 +300,7 @@ impl Store for SqliteStore {
         .map_err(db_error)?;
         match retried {
             Some(row) => document_from_row(&row).map_err(db_error),
-            None => match self.document(id).await? {
-                None => Err(not_found()),
-                Some(d) => Err(Error::InvalidStatus(format!(
-                    "Only FAILED documents can be retried; this one is {}",
-                    d.status.as_str()
-                ))),
-            },
+            None => Err(not_retried(self.document(id).await?)),
         }
     }
 
@@ -371,12 +331,7 @@ impl Store for SqliteStore {
         .map_err(db_error)?
         .ok_or_else(not_found)?;
         let document = document_from_row(&row).map_err(db_error)?;
-        if document.status != DocumentStatus::Completed {
-            return Err(Error::NotReady(format!(
-                "The document is {}, not COMPLETED",
-                document.status.as_str()
-            )));
-        }
+        ensure_completed(&document)?;
         let chunks = sqlx::query(
             "SELECT id, chunk_index, content, page, heading, breadcrumbs, char_start, char_end, token_count \
              FROM chunks WHERE document_id = ? ORDER BY chunk_index",
@@ -386,16 +341,8 @@ impl Store for SqliteStore {
         .await
         .map_err(db_error)?
         .iter()
-        .map(|row| {
-            let metadata = metadata_from_row(row)?;
-            Ok(StoredChunk {
-                id: row.try_get("id")?,
-                index: metadata.chunk_index,
-                content: row.try_get("content")?,
-                metadata,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
+        .map(chunk_from_row)
+        .collect::<Result<_, _>>()
         .map_err(db_error)?;
         Ok(DocumentContent {
             processed_content: row
@@ -425,19 +372,4 @@ impl Store for SqliteStore {
     ) -> Result<Vec<ChunkHit>, Error> {
         search::by_keywords(self, keywords, vector, filter, limit).await
     }
-}
-
-/// A chunk's metadata from its own columns, for the content route and for search hits.
-pub(super) fn metadata_from_row(row: &SqliteRow) -> Result<ChunkMetadata, sqlx::Error> {
-    let breadcrumbs: String = row.try_get("breadcrumbs")?;
-    Ok(ChunkMetadata {
-        page: row.try_get("page")?,
-        heading: row.try_get("heading")?,
-        breadcrumbs: serde_json::from_str(&breadcrumbs)
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        char_start: row.try_get("char_start")?,
-        char_end: row.try_get("char_end")?,
-        chunk_index: row.try_get("chunk_index")?,
-        token_count: row.try_get("token_count")?,
-    })
 }

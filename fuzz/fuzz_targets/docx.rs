@@ -1,0 +1,2 @@
+#![no_main]
+ragbase_fuzz::converter_target!(Docx);
