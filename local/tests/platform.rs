@@ -7,7 +7,9 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
-use support::{PrivateService, Server, TestDb, eventually, run_ragbase, shared};
+use support::{
+    PrivateService, Server, TestBackend, TestDb, eventually, on_each_backend, run_ragbase, shared,
+};
 use tokio::{io::AsyncReadExt, io::AsyncWriteExt, net::TcpListener, sync::Mutex};
 
 async fn json_of(response: reqwest::Response) -> (u16, Value) {
@@ -199,12 +201,12 @@ fn rand_octet() -> u8 {
     uuid::Uuid::new_v4().as_bytes()[0]
 }
 
-#[tokio::test]
-async fn documents_are_listed_filtered_sorted_and_paged_from_postgres() {
-    let db = TestDb::create().await;
-    let env = [("DATABASE_URL", db.url.as_str()), ("API_KEY", "secret-key")];
+on_each_backend!(documents_are_listed_filtered_sorted_and_paged);
+
+async fn documents_are_listed_filtered_sorted_and_paged(backend: TestBackend) {
+    let mut env = backend.env();
+    env.push(("API_KEY", "secret-key"));
     assert!(run_ragbase(&["migrate"], &env).await.0);
-    let mut conn = db.connect().await;
     let rows = [
         ("a-report.pdf", "pdf", 300, "COMPLETED", true, "2026-01-01"),
         ("b_notes.md", "markdown", 100, "FAILED", true, "2026-01-02"),
@@ -221,20 +223,9 @@ async fn documents_are_listed_filtered_sorted_and_paged_from_postgres() {
     let mut ids = Vec::new();
     for (filename, format, size, status, active, day) in rows {
         let id = uuid::Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO documents (id, filename, format, file_size, content_hash, status, is_active, created_at)
-             VALUES ($1, $2, $3, $4, sha256($2::bytea), $5, $6, $7::timestamptz)",
-        )
-        .bind(id)
-        .bind(filename)
-        .bind(format)
-        .bind(size as i64)
-        .bind(status)
-        .bind(active)
-        .bind(day)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        backend
+            .insert_document(id, (filename, format, size), (status, active), day)
+            .await;
         ids.push(id);
     }
     let server = Server::start(&["serve", "--no-worker"], &env).await;

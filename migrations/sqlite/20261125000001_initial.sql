@@ -1,5 +1,6 @@
 -- The embedded store: documents, their bytes, chunks with vectors and a full-text index, and the
--- job queue, in one SQLite file. Ids are 16-byte UUID blobs; times are RFC 3339 text.
+-- job queue, in one SQLite file. Ids are 16-byte UUID blobs; times are RFC 3339 text in UTC,
+-- which sorts in time order.
 CREATE TABLE documents (
     id                BLOB    PRIMARY KEY,
     filename          TEXT    NOT NULL,

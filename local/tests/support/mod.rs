@@ -295,6 +295,49 @@ impl TestBackend {
         }
     }
 
+    /// Stores a document row as another process would have: (filename, format, size),
+    /// (status, active), created on `day` (YYYY-MM-DD). No bytes, no chunks.
+    pub async fn insert_document(
+        &self,
+        id: uuid::Uuid,
+        (filename, format, size): (&str, &str, i64),
+        (status, active): (&str, bool),
+        day: &str,
+    ) {
+        let created = format!("{day}T00:00:00+00:00");
+        let hash = [id.as_bytes().as_slice(), id.as_bytes()].concat();
+        let sql = match self {
+            Self::Postgres(_) => {
+                "INSERT INTO documents (id, filename, format, file_size, content_hash, status, is_active, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $8::timestamptz)"
+            }
+            Self::Embedded(_) => {
+                "INSERT INTO documents (id, filename, format, file_size, content_hash, status, is_active, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"
+            }
+        };
+        macro_rules! insert {
+            ($conn:expr) => {
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind(filename)
+                    .bind(format)
+                    .bind(size)
+                    .bind(&hash)
+                    .bind(status)
+                    .bind(active)
+                    .bind(&created)
+                    .execute(&mut $conn)
+                    .await
+                    .unwrap()
+            };
+        }
+        match self {
+            Self::Postgres(db) => drop(insert!(db.connect().await)),
+            Self::Embedded(_) => drop(insert!(self.sqlite().await)),
+        }
+    }
+
     /// Rows the store holds for a document: (chunks, stored files).
     pub async fn rows_of(&self, id: uuid::Uuid) -> (i64, i64) {
         match self {
