@@ -230,6 +230,7 @@ async fn prepare_embedded(chunks: usize, seeds: &dyn Fn() -> Vec<(String, Vec<f3
         println!("- {dir} already holds {chunks} chunks");
         return dir;
     }
+    let seeds = seeds();
     let started = Instant::now();
     conn.execute("DELETE FROM chunks; DELETE FROM documents; BEGIN")
         .await
@@ -249,7 +250,6 @@ async fn prepare_embedded(chunks: usize, seeds: &dyn Fn() -> Vec<(String, Vec<f3
         .unwrap();
     }
     let mut random = Random(chunks as u64);
-    let seeds = seeds();
     for i in 0..chunks {
         let (text, vector) = synthetic_chunk(&mut random, &seeds);
         let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -401,7 +401,11 @@ async fn main() {
             other => std::env::var(other).ok(),
         })
         .unwrap();
-        let ef_search = config.hnsw_ef_search;
+        let ef_search = if embedded {
+            "—".to_owned() // no index: every vector is compared
+        } else {
+            config.hnsw_ef_search.to_string()
+        };
         let backends = Backends::connect(&config).await.unwrap();
         let router = http::router(backends.app_state(config, Arc::clone(&embedder)));
         drop(backends); // the router holds what it needs; the store's lock goes with the router
