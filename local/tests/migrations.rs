@@ -90,7 +90,20 @@ async fn a_bad_setting_stops_start_up_naming_the_variable() {
     let (ok, out) = run_ragbase(&["serve"], &[("RATE_LIMIT_MAX", "lots")]).await;
     assert!(!ok);
     assert!(out.contains("RATE_LIMIT_MAX is invalid"), "{out}");
-    let (ok, out) = run_ragbase(&["serve"], &[]).await;
+    // PostgreSQL without Redis: the jobs would have nowhere to go.
+    let db = TestDb::create().await;
+    let (ok, out) = run_ragbase(&["serve"], &[("DATABASE_URL", &db.url), ("REDIS_URL", "")]).await;
     assert!(!ok);
-    assert!(out.contains("DATABASE_URL is not set"), "{out}");
+    assert!(out.contains("REDIS_URL is not set"), "{out}");
+    // The embedded store's folder cannot be made under a file.
+    let (ok, out) = run_ragbase(
+        &["serve"],
+        &[("RAGBASE_DATA_DIR", "/dev/null/data"), ("REDIS_URL", "")],
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        out.contains("RAGBASE_DATA_DIR: cannot create /dev/null/data"),
+        "{out}"
+    );
 }

@@ -451,6 +451,8 @@ pub async fn run_ragbase(args: &[&str], env: &[(&str, &str)]) -> (bool, String) 
             .args(args)
             .env_clear()
             .envs(base_env(env))
+            // A process still running at the deadline must not outlive the test.
+            .kill_on_drop(true)
             .output(),
     )
     .await
