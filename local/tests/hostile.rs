@@ -59,6 +59,9 @@ async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend:
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
+    // What the converter fuzzer found: a legacy XLS whose formula record makes calamine 0.38
+    // index past its buffer (xls.rs:1531) and panic. The sandbox must contain it.
+    files.push(checkout().join("local/tests/fixtures/xls-formula-panic.xls"));
     let mut refused = Vec::new();
     for path in files.iter().filter(|p| !p.ends_with("bomb-200mb.docx")) {
         let name = path.file_name().unwrap().to_str().unwrap();
@@ -104,6 +107,7 @@ async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend:
     assert_eq!(outcome("truncated.docx"), failed("CORRUPT_FILE"));
     assert_eq!(outcome("random-bytes.pdf"), failed("CORRUPT_FILE"));
     assert_eq!(outcome("header-only.pdf"), failed("CORRUPT_FILE"));
+    assert_eq!(outcome("xls-formula-panic.xls"), failed("CORRUPT_FILE"));
     // Content beats the name: the PDF called .docx is read as the PDF it is.
     assert_eq!(
         outcome("really-a-pdf.docx"),
