@@ -59,9 +59,12 @@ async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend:
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    // What the converter fuzzer found: a legacy XLS whose formula record makes calamine 0.38
-    // index past its buffer (xls.rs:1531) and panic. The sandbox must contain it.
-    files.push(checkout().join("local/tests/fixtures/xls-formula-panic.xls"));
+    // What the converter fuzzer found in calamine 0.38's legacy XLS reader: a formula record
+    // that makes it index past its buffer (xls.rs:1531) and panic, and records that make it ask
+    // for more than 2 GiB. The sandbox must contain both.
+    for found in ["xls-formula-panic.xls", "xls-memory-hog.xls"] {
+        files.push(checkout().join("local/tests/fixtures").join(found));
+    }
     let mut refused = Vec::new();
     for path in files.iter().filter(|p| !p.ends_with("bomb-200mb.docx")) {
         let name = path.file_name().unwrap().to_str().unwrap();
@@ -108,6 +111,7 @@ async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend:
     assert_eq!(outcome("random-bytes.pdf"), failed("CORRUPT_FILE"));
     assert_eq!(outcome("header-only.pdf"), failed("CORRUPT_FILE"));
     assert_eq!(outcome("xls-formula-panic.xls"), failed("CORRUPT_FILE"));
+    assert_eq!(outcome("xls-memory-hog.xls"), failed("CORRUPT_FILE"));
     // Content beats the name: the PDF called .docx is read as the PDF it is.
     assert_eq!(
         outcome("really-a-pdf.docx"),
