@@ -205,6 +205,23 @@ impl Drop for TestDb {
     }
 }
 
+/// Runs `$body` with `$conn` connected to the backend's database. One SQL text serves both:
+/// SQLite reads `$1` as a parameter too.
+macro_rules! on_database {
+    ($backend:expr, $conn:ident, $body:expr) => {
+        match $backend {
+            TestBackend::Postgres(db) => {
+                let mut $conn = db.connect().await;
+                $body
+            }
+            TestBackend::Embedded(_) => {
+                let mut $conn = $backend.sqlite().await;
+                $body
+            }
+        }
+    };
+}
+
 /// The backend a contract test's server runs on; `on_each_backend!` runs the test on each.
 pub enum TestBackend {
     /// PostgreSQL (a database of the test's own) with the shared Redis.
@@ -275,24 +292,15 @@ impl TestBackend {
 
     /// Sets a document's status behind the server's back, to stage a race.
     pub async fn set_status(&self, id: uuid::Uuid, status: &str) {
-        match self {
-            Self::Postgres(db) => {
-                sqlx::query("UPDATE documents SET status = $1 WHERE id = $2")
-                    .bind(status)
-                    .bind(id)
-                    .execute(&mut db.connect().await)
-                    .await
-                    .unwrap();
-            }
-            Self::Embedded(_) => {
-                sqlx::query("UPDATE documents SET status = ?1 WHERE id = ?2")
-                    .bind(status)
-                    .bind(id)
-                    .execute(&mut self.sqlite().await)
-                    .await
-                    .unwrap();
-            }
-        }
+        on_database!(self, conn, {
+            sqlx::query("UPDATE documents SET status = $1 WHERE id = $2")
+                .bind(status)
+                .bind(id)
+                .execute(&mut conn)
+                .await
+                .map(drop)
+        })
+        .unwrap();
     }
 
     /// Stores a document row as another process would have: (filename, format, size),
@@ -304,60 +312,43 @@ impl TestBackend {
         (status, active): (&str, bool),
         day: &str,
     ) {
-        let created = format!("{day}T00:00:00+00:00");
+        let created =
+            sqlx::types::chrono::DateTime::parse_from_rfc3339(&format!("{day}T00:00:00Z"))
+                .unwrap()
+                .to_utc();
         let hash = [id.as_bytes().as_slice(), id.as_bytes()].concat();
-        let sql = match self {
-            Self::Postgres(_) => {
-                "INSERT INTO documents (id, filename, format, file_size, content_hash, status, is_active, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $8::timestamptz)"
-            }
-            Self::Embedded(_) => {
-                "INSERT INTO documents (id, filename, format, file_size, content_hash, status, is_active, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)"
-            }
-        };
-        macro_rules! insert {
-            ($conn:expr) => {
-                sqlx::query(sql)
-                    .bind(id)
-                    .bind(filename)
-                    .bind(format)
-                    .bind(size)
-                    .bind(&hash)
-                    .bind(status)
-                    .bind(active)
-                    .bind(&created)
-                    .execute(&mut $conn)
-                    .await
-                    .unwrap()
-            };
-        }
-        match self {
-            Self::Postgres(db) => drop(insert!(db.connect().await)),
-            Self::Embedded(_) => drop(insert!(self.sqlite().await)),
-        }
+        on_database!(self, conn, {
+            sqlx::query(
+                "INSERT INTO documents (id, filename, format, file_size, content_hash, status, \
+                 is_active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(id)
+            .bind(filename)
+            .bind(format)
+            .bind(size)
+            .bind(&hash)
+            .bind(status)
+            .bind(active)
+            .bind(created)
+            .execute(&mut conn)
+            .await
+            .map(drop)
+        })
+        .unwrap();
     }
 
     /// Rows the store holds for a document: (chunks, stored files).
     pub async fn rows_of(&self, id: uuid::Uuid) -> (i64, i64) {
-        match self {
-            Self::Postgres(db) => sqlx::query_as(
+        on_database!(self, conn, {
+            sqlx::query_as(
                 "SELECT (SELECT count(*) FROM chunks WHERE document_id = $1), \
                  (SELECT count(*) FROM document_files WHERE document_id = $1)",
             )
             .bind(id)
-            .fetch_one(&mut db.connect().await)
+            .fetch_one(&mut conn)
             .await
-            .unwrap(),
-            Self::Embedded(_) => sqlx::query_as(
-                "SELECT (SELECT count(*) FROM chunks WHERE document_id = ?1), \
-                 (SELECT count(*) FROM document_files WHERE document_id = ?1)",
-            )
-            .bind(id)
-            .fetch_one(&mut self.sqlite().await)
-            .await
-            .unwrap(),
-        }
+        })
+        .unwrap()
     }
 
     /// Whether the keyword index agrees with the chunks it indexes: PostgreSQL's BM25 statistics

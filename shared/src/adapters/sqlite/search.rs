@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Row, Sqlite, sqlite::SqliteRow};
 use uuid::Uuid;
 
-use super::{SqliteStore, db_error, store::hit_from_row};
+use super::{SqliteStore, db_error, store::hit_from_row, vectors::Query};
 use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
@@ -179,7 +179,7 @@ pub(super) async fn nearest(
         .fetch_all(&store.reader)
         .await
         .map_err(db_error)?;
-    let (vectors, query) = (store.vectors.clone(), vector.to_vec());
+    let (vectors, query) = (store.vectors.clone(), Query::new(vector));
     // A scan of every vector is CPU work: off the async threads.
     let neighbours = tokio::task::spawn_blocking(move || {
         let index = vectors.read().unwrap_or_else(|p| p.into_inner());
@@ -250,6 +250,7 @@ pub(super) async fn by_keywords(
         .fetch_all(&store.reader)
         .await
         .map_err(db_error)?;
+    let query = Query::new(vector);
     let index = store.vectors.read().unwrap_or_else(|p| p.into_inner());
     rows.iter()
         .map(|row| {
@@ -259,7 +260,7 @@ pub(super) async fn by_keywords(
                 row.try_get("chunk_index")?,
             );
             let similarity = index
-                .similarity(vector, &document, (chunk, position as usize))
+                .similarity(&query, &document, (chunk, position as usize))
                 .unwrap_or(0.0);
             hit_from_row(row, similarity)
         })

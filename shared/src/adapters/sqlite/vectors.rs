@@ -32,6 +32,15 @@ pub struct VectorIndex {
     documents: HashMap<Uuid, DocumentVectors>,
 }
 
+/// A query vector, made unit length once so that each comparison is one dot product.
+pub struct Query(Vec<f32>);
+
+impl Query {
+    pub fn new(vector: &[f32]) -> Self {
+        Self(unit(vector.to_vec()))
+    }
+}
+
 /// A chunk and its cosine similarity to the query.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Neighbour {
@@ -63,7 +72,7 @@ impl VectorIndex {
     }
 
     /// The cosine similarity of one chunk (found by its document and index) to `query`.
-    pub fn similarity(&self, query: &[f32], document: &Uuid, chunk: (Uuid, usize)) -> Option<f32> {
+    pub fn similarity(&self, query: &Query, document: &Uuid, chunk: (Uuid, usize)) -> Option<f32> {
         let vectors = self.documents.get(document)?;
         let (id, index) = chunk;
         // Chunk indexes run 0..n, so the index is the position; searching covers anything else.
@@ -72,17 +81,17 @@ impl VectorIndex {
         } else {
             vectors.chunk_ids.iter().position(|c| *c == id)?
         };
-        Some(dot(&unit(query.to_vec()), vectors.vector(position)))
+        Some(dot(&query.0, vectors.vector(position)))
     }
 
     /// The `limit` chunks of `documents` most similar to `query`, most similar first (ties by id).
     pub fn nearest<'a>(
         &self,
-        query: &[f32],
+        query: &Query,
         documents: impl IntoIterator<Item = &'a Uuid>,
         limit: usize,
     ) -> Vec<Neighbour> {
-        let query = unit(query.to_vec());
+        let query = &query.0;
         let mut scored: Vec<Neighbour> = Vec::new();
         for vectors in documents.into_iter().filter_map(|d| self.documents.get(d)) {
             let d = vectors.dimensions();
@@ -96,7 +105,7 @@ impl VectorIndex {
                     .zip(vectors.vectors.chunks_exact(d))
                     .map(|(id, v)| Neighbour {
                         chunk_id: *id,
-                        similarity: dot(&query, v),
+                        similarity: dot(query, v),
                     }),
             );
         }
@@ -163,7 +172,7 @@ mod tests {
         let mut index = VectorIndex::default();
         index.replace(id(1), [(id(11), along(0, 0.1)), (id(12), along(1, 0.0))]);
         index.replace(id(2), [(id(21), along(0, 0.5)), (id(22), along(9, 0.0))]);
-        let query = along(0, 0.0);
+        let query = Query::new(&along(0, 0.0));
         let found = index.nearest(&query, &[id(1), id(2)], 3);
         let ids: Vec<Uuid> = found.iter().map(|n| n.chunk_id).collect();
         assert_eq!(ids, [id(11), id(21), id(12)]);
@@ -181,22 +190,24 @@ mod tests {
         let mut index = VectorIndex::default();
         index.replace(id(1), [(id(11), along(0, 0.0))]);
         index.replace(id(1), [(id(13), along(2, 0.0))]);
-        assert_eq!(
-            index.nearest(&along(0, 0.0), &[id(1)], 5)[0].chunk_id,
-            id(13)
-        );
+        let query = Query::new(&along(0, 0.0));
+        assert_eq!(index.nearest(&query, &[id(1)], 5)[0].chunk_id, id(13));
         assert_eq!(index.len(), 1);
         index.remove(&id(1));
-        assert!(index.nearest(&along(0, 0.0), &[id(1)], 5).is_empty());
+        assert!(index.nearest(&query, &[id(1)], 5).is_empty());
     }
 
     #[test]
     fn similarity_is_looked_up_by_index_or_id() {
         let mut index = VectorIndex::default();
         index.replace(id(1), [(id(11), along(0, 0.0)), (id(12), along(1, 0.0))]);
-        let q = along(1, 0.0);
-        assert_eq!(index.similarity(&q, &id(1), (id(12), 1)), Some(1.0));
-        assert_eq!(index.similarity(&q, &id(1), (id(12), 7)), Some(1.0));
+        // Not unit length: the query is made so once, and the similarity is still the cosine.
+        let q = Query::new(&along(1, 0.5));
+        let expected = 1.0 / 1.25f32.sqrt();
+        for position in [1, 7] {
+            let found = index.similarity(&q, &id(1), (id(12), position)).unwrap();
+            assert!((found - expected).abs() < 1e-6, "{found}");
+        }
         assert_eq!(index.similarity(&q, &id(1), (id(99), 0)), None);
         assert_eq!(index.similarity(&q, &id(2), (id(11), 0)), None);
     }
