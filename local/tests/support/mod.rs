@@ -51,6 +51,7 @@ pub fn start_services(env: &[(&str, &str)], names: &[&str]) -> Urls {
     Urls {
         database_url: find("DATABASE_URL="),
         redis_url: find("REDIS_URL="),
+        database_tls_url: find("DATABASE_TLS_URL="),
     }
 }
 
@@ -68,6 +69,8 @@ pub fn stop_services(env: &[(&str, &str)], names: &[&str]) {
 pub struct Urls {
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
+    /// PgBouncer's TLS endpoint in front of the shared PostgreSQL.
+    pub database_tls_url: Option<String>,
 }
 
 /// The shared instances: the environment's when set (as the README's test command sets them),

@@ -1,12 +1,16 @@
 //! PostgreSQL with pgvector: the production `Store`.
 
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
 
 mod search;
 mod store;
 
 use async_trait::async_trait;
-use sqlx::{Executor, PgPool, migrate::Migrator, postgres::PgPoolOptions};
+use sqlx::{
+    Executor, PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 
 use crate::{Error, ports::ReadinessCheck};
 
@@ -24,9 +28,12 @@ fn db_error(err: sqlx::Error) -> Error {
 impl PgStore {
     /// Connects lazily: the server starts (and `/ready` reports) even while the database is down.
     /// `ef_search` is the HNSW candidate list per search: higher finds more true neighbours, slower.
+    /// The URL's `sslmode` works as libpq's (`require` encrypts; `verify-full` also checks the
+    /// certificate and host name), and `connection_limit` sets the pool size (default 10).
     pub fn connect(url: &str, ef_search: u32) -> Result<Self, Error> {
+        let (options, pool_size) = connect_options(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(10)
+            .max_connections(pool_size)
             // Fail a request fast while the database is away instead of queueing it for 30 s.
             .acquire_timeout(Duration::from_secs(3))
             .after_connect(move |conn, _| {
@@ -40,8 +47,7 @@ impl PgStore {
                     .map(drop)
                 })
             })
-            .connect_lazy(url)
-            .map_err(|e| Error::Config(format!("DATABASE_URL is invalid: {e}")))?;
+            .connect_lazy_with(options);
         Ok(Self { pool })
     }
 
@@ -72,6 +78,31 @@ impl PgStore {
     }
 }
 
+/// Splits the pool size off the URL. `connection_limit` is the parameter the original's (Prisma's)
+/// URLs carry; it is consumed here, as the server would refuse it as an unknown setting.
+fn connect_options(url: &str) -> Result<(PgConnectOptions, u32), Error> {
+    let invalid = |why: String| Error::Config(format!("DATABASE_URL is invalid: {why}"));
+    let mut url = reqwest::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    let mut pool_size = 10;
+    let mut rest = Vec::new();
+    for (key, value) in url.query_pairs() {
+        if key == "connection_limit" {
+            pool_size = value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                invalid(format!("connection_limit={value}: expected an integer ≥ 1"))
+            })?;
+        } else {
+            rest.push((key.into_owned(), value.into_owned()));
+        }
+    }
+    if rest.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(rest);
+    }
+    let options = PgConnectOptions::from_str(url.as_str()).map_err(|e| invalid(e.to_string()))?;
+    Ok((options, pool_size))
+}
+
 #[async_trait]
 impl ReadinessCheck for PgStore {
     fn name(&self) -> &'static str {
@@ -84,5 +115,39 @@ impl ReadinessCheck for PgStore {
             .await
             .map(drop)
             .map_err(db_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::postgres::PgSslMode;
+
+    use super::*;
+
+    #[test]
+    fn connection_limit_is_the_pool_size_and_leaves_the_url() {
+        let (options, size) = connect_options(
+            "postgresql://app:secret@db:5432/ragbase?connection_limit=3&sslmode=require",
+        )
+        .unwrap();
+        assert_eq!(size, 3);
+        assert!(matches!(options.get_ssl_mode(), PgSslMode::Require));
+        assert_eq!(options.get_database(), Some("ragbase"));
+        assert_eq!(options.get_host(), "db");
+
+        let (_, size) = connect_options("postgres://db/ragbase").unwrap();
+        assert_eq!(size, 10);
+    }
+
+    #[test]
+    fn a_bad_connection_limit_names_database_url() {
+        for bad in ["0", "ten", "-1"] {
+            let url = format!("postgres://db/ragbase?connection_limit={bad}");
+            let message = connect_options(&url).unwrap_err().to_string();
+            assert!(
+                message.contains("DATABASE_URL") && message.contains(bad),
+                "{message}"
+            );
+        }
     }
 }
