@@ -12,6 +12,7 @@ use ragbase::{
     ports::Embedder,
     telemetry,
     wiring::{Backends, load_embedder},
+    worker::Worker,
 };
 use tokio::sync::watch;
 
@@ -84,20 +85,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         migrate: false,
         no_worker: false,
     }) {
-        Command::Serve { migrate, no_worker } => serve(config, migrate, no_worker).await,
+        Command::Serve { migrate, no_worker } => {
+            let backends = connect(&config, migrate).await?;
+            let embedder = embedder(&config)?;
+            let worker = if no_worker {
+                None
+            } else {
+                Some(backends.worker(&config, embedder.clone(), converter(&config)?))
+            };
+            if config.api_keys.is_empty() {
+                tracing::warn!(
+                    "API_KEY is not set: /api routes are open to anyone who can reach this port"
+                );
+            }
+            let router = http::router(backends.app_state(config.clone(), embedder));
+            serve(&config, &backends, router, worker).await
+        }
         Command::Worker => {
-            let backends = Backends::connect(&config).await?;
-            ensure_migrated(&backends).await?;
-            let (stop, stopped) = watch::channel(false);
-            tokio::spawn(async move {
-                http::shutdown_signal().await;
-                let _ = stop.send(true);
-            });
-            backends
-                .worker(&config, embedder(&config)?, converter(&config)?)
-                .run(stopped)
-                .await;
-            Ok(())
+            let backends = connect(&config, false).await?;
+            let embedder = embedder(&config)?;
+            let worker = backends.worker(&config, embedder.clone(), converter(&config)?);
+            // Its own probes and metrics, so that Prometheus sees each worker's counters.
+            let router = http::probe_router(backends.app_state(config.clone(), embedder));
+            serve(&config, &backends, router, Some(worker)).await
         }
         Command::Migrate => {
             // Opening the embedded store migrates it; PostgreSQL is migrated here.
@@ -156,18 +166,24 @@ async fn ensure_migrated(backends: &Backends) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result<()> {
-    let backends = Backends::connect(&config).await?;
+/// Connects the configured backends; PostgreSQL must be migrated, by `migrate` or beforehand.
+async fn connect(config: &Config, migrate: bool) -> anyhow::Result<Backends> {
+    let backends = Backends::connect(config).await?;
     if let (true, Some(postgres)) = (migrate, &backends.postgres) {
         postgres.migrate().await.context("migrating the database")?;
     }
     ensure_migrated(&backends).await?;
-    let embedder = embedder(&config)?;
-    let worker = if no_worker {
-        None
-    } else {
-        Some(backends.worker(&config, embedder.clone(), converter(&config)?))
-    };
+    Ok(backends)
+}
+
+/// Serves `router` on PORT, and runs `worker` beside it, until SIGTERM or SIGINT; then lets
+/// requests in flight and the job in hand finish.
+async fn serve(
+    config: &Config,
+    backends: &Backends,
+    router: axum::Router,
+    worker: Option<Worker>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
         .await
         .with_context(|| format!("cannot listen on PORT {}", config.port))?;
@@ -184,17 +200,11 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
         auth = !config.api_keys.is_empty(),
         "ragbase listening"
     );
-    if config.api_keys.is_empty() {
-        tracing::warn!(
-            "API_KEY is not set: /api routes are open to anyone who can reach this port"
-        );
-    }
     let (stop, stopped) = watch::channel(false);
     let worker = worker.map(|w| {
         let stopped = stopped.clone();
         tokio::spawn(async move { w.run(stopped).await })
     });
-    let router = http::router(backends.app_state(config, embedder));
     let shutdown = {
         let stop = stop.clone();
         async move {

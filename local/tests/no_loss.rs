@@ -87,6 +87,17 @@ async fn a_worker_killed_mid_job_has_its_job_redelivered_without_duplicates() {
     .await;
     let doc = document(&client, &server, &id).await;
     assert!(completed, "{doc}");
+    // The worker counts what it processed on its own /metrics, for Prometheus to scrape.
+    let scrape = reqwest::get(second.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scrape.contains(r#"documents_processed_total{status="COMPLETED",format="pdf"} 1"#),
+        "{scrape}"
+    );
     let logs = second.logs.lock().unwrap().join("\n");
     assert!(
         logs.contains("job abandoned by its worker"),

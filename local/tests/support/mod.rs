@@ -490,7 +490,7 @@ pub struct Server {
 impl Server {
     /// Starts `ragbase <args>` and waits for its "listening" log line.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let (child, log, logs) = Self::spawn_until(args, env, "ragbase listening").await;
+        let (child, log, logs) = Self::spawn_until_listening(args, env).await;
         let port = log["addr"]
             .as_str()
             .unwrap()
@@ -505,20 +505,14 @@ impl Server {
         }
     }
 
-    /// Starts `ragbase worker` and waits until it takes jobs.
+    /// Starts `ragbase worker`, which serves its probes and metrics.
     pub async fn start_worker(env: &[(&str, &str)]) -> Self {
-        let (child, _, logs) = Self::spawn_until(&["worker"], env, "worker started").await;
-        Self {
-            child,
-            base: String::new(),
-            logs,
-        }
+        Self::start(&["worker"], env).await
     }
 
-    async fn spawn_until(
+    async fn spawn_until_listening(
         args: &[&str],
         env: &[(&str, &str)],
-        message: &str,
     ) -> (Child, serde_json::Value, Arc<Mutex<Vec<String>>>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ragbase"))
             .args(args)
@@ -542,7 +536,7 @@ impl Server {
                 });
             logs.lock().unwrap().push(line.clone());
             let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if log["message"] == message {
+            if log["message"] == "ragbase listening" {
                 break log;
             }
         };

@@ -85,8 +85,27 @@ impl AppState {
     }
 }
 
+/// Every route: what `ragbase serve` and the Lambda functions serve.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let api = api_routes(&state);
+    with_platform_layers(probe_routes().nest("/api", api), state)
+}
+
+/// The probes and the Prometheus scrape alone: what a `ragbase worker` serves.
+pub fn probe_router(state: AppState) -> Router {
+    with_platform_layers(probe_routes(), state)
+}
+
+fn probe_routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
+        .route("/live", get(probes::live))
+        .route("/metrics", get(probes::metrics))
+}
+
+fn api_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
         .route(
             "/documents",
             // The upload is bounded by MAX_FILE_SIZE_MB below, not by axum's 2 MB default.
@@ -110,8 +129,11 @@ pub fn router(state: AppState) -> Router {
         // Layers run last-added first: count the request against the limit, then check the key,
         // so key guessing is rate limited too.
         .layer(from_fn_with_state(state.clone(), guard::authenticate))
-        .layer(from_fn_with_state(state.clone(), guard::rate_limit));
+        .layer(from_fn_with_state(state.clone(), guard::rate_limit))
+}
 
+/// Request ids, tracing, panics caught, body limits, CORS, metrics and JSON error bodies.
+fn with_platform_layers(routes: Router<AppState>, state: AppState) -> Router {
     let config = &state.config;
     let limit_mb = config.max_file_size_bytes / (1024 * 1024);
     // Multipart framing around the largest allowed file.
@@ -119,12 +141,7 @@ pub fn router(state: AppState) -> Router {
         usize::try_from(config.max_file_size_bytes + 1024 * 1024).unwrap_or(usize::MAX);
     let request_id = HeaderName::from_static("x-request-id");
 
-    Router::new()
-        .route("/health", get(probes::health))
-        .route("/ready", get(probes::ready))
-        .route("/live", get(probes::live))
-        .route("/metrics", get(probes::metrics))
-        .nest("/api", api)
+    routes
         .layer(from_fn_with_state(state.clone(), observe::record))
         .layer(cors(config))
         .layer(RequestBodyLimitLayer::new(body_limit))
