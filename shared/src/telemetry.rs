@@ -13,6 +13,8 @@ pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
 pub const DOCUMENTS_PROCESSED_TOTAL: &str = "documents_processed_total";
 pub const PROCESSING_QUEUE_SIZE: &str = "processing_queue_size";
 pub const EMBEDDING_GENERATION_DURATION_SECONDS: &str = "embedding_generation_duration_seconds";
+/// Beyond the contract: `/ready`'s checks as gauges, for alerting.
+pub const READINESS_CHECK: &str = "readiness_check";
 
 /// The contract's metric families: name, Prometheus type, help.
 const CONTRACT: [(&str, &str, &str); 5] = [
@@ -130,6 +132,10 @@ fn describe_contract_metrics() {
             _ => describe_histogram!(name, Unit::Seconds, help),
         }
     }
+    describe_gauge!(
+        READINESS_CHECK,
+        "1 when the named /ready check passes at scrape time, else 0"
+    );
     describe_gauge!("tokio_workers", "Worker threads of the async runtime");
     describe_gauge!("tokio_alive_tasks", "Tasks alive in the async runtime");
     describe_gauge!(

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
 use super::AppState;
-use crate::telemetry::PROCESSING_QUEUE_SIZE;
+use crate::telemetry::{PROCESSING_QUEUE_SIZE, READINESS_CHECK};
 
 /// A backend that does not answer within this is reported down, so probes never hang.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -25,8 +25,27 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "alive": true }))
 }
 
-/// Asks every configured backend at once; 503 and `degraded` when any of them fails.
+/// 503 and `degraded` when any configured backend fails.
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let results = check_backends(&state).await;
+    let all_healthy =
+        results.len() == state.readiness.len() && results.values().all(|v| v == &Value::Bool(true));
+    let status = if all_healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if all_healthy { "ok" } else { "degraded" },
+        "checks": results,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime": state.started.elapsed().as_secs_f64(),
+    });
+    (status, Json(body))
+}
+
+/// Asks every configured backend at once: check name → healthy.
+async fn check_backends(state: &AppState) -> Map<String, Value> {
     let mut checks = JoinSet::new();
     for check in state.readiness.iter() {
         let check = check.clone();
@@ -50,24 +69,20 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     while let Some(Ok((name, healthy))) = checks.join_next().await {
         results.insert(name.to_owned(), Value::Bool(healthy));
     }
-    let all_healthy =
-        results.len() == state.readiness.len() && results.values().all(|v| v == &Value::Bool(true));
-    let status = if all_healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = json!({
-        "status": if all_healthy { "ok" } else { "degraded" },
-        "checks": results,
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime": state.started.elapsed().as_secs_f64(),
-    });
-    (status, Json(body))
+    results
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    // Queue depth is read at scrape time, so every instance reports the shared queue's truth.
+    // Readiness and queue depth are read at scrape time, so alerts see what `/ready` would say
+    // and every instance reports the shared queue's truth.
+    for (check, healthy) in check_backends(&state).await {
+        let up = if healthy == Value::Bool(true) {
+            1.0
+        } else {
+            0.0
+        };
+        metrics::gauge!(READINESS_CHECK, "check" => check).set(up);
+    }
     match tokio::time::timeout(CHECK_TIMEOUT, state.queue.sizes()).await {
         Ok(Ok(sizes)) => {
             for (status, n) in [
