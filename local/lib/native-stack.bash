@@ -4,7 +4,8 @@
 # Sourced by local/stack-test and local/bench-stack:
 #
 #   source local/lib/native-stack.bash
-#   stack_up BINARY WORKERS      → BACKEND_URL, WORKER_URLS[], BACKEND_PID, WORKER_PIDS[], API_KEY
+#   stack_up BINARY WORKERS [NAME=VALUE...]   (settings for .env)
+#                                → BACKEND_URL, WORKER_URLS[], BACKEND_PID, WORKER_PIDS[], API_KEY
 #   stack_down                   (also on EXIT)
 #
 # What differs from the containers, and why: each process gets a free PORT (containers each have
@@ -51,14 +52,14 @@ print("\n".join(service["command"]))
 ' "$1" <"$STACK_DIR/compose.yml"
 }
 
-# The deployment's .env: the template, with the secrets set and the URLs pointed at loopback.
+# write_env_file [NAME=VALUE...]: the deployment's .env, made from the template as an operator
+# would: the secrets set, the URLs pointed at loopback, and any other settings given.
 write_env_file() {
-  local database_url=$1 redis_url=$2
-  sed -e "s|^POSTGRES_PASSWORD=.*|POSTGRES_PASSWORD=unused-natively|" \
-    -e "s|^API_KEY=.*|API_KEY=$API_KEY|" \
-    -e "s|^DATABASE_URL=.*|DATABASE_URL=$database_url|" \
-    -e "s|^REDIS_URL=.*|REDIS_URL=$redis_url|" \
-    "$CHECKOUT/env.production.template" >"$STACK_DIR/.env"
+  local setting edits=()
+  for setting in POSTGRES_PASSWORD=unused-natively "API_KEY=$API_KEY" "$@"; do
+    edits+=(-e "s|^${setting%%=*}=.*|$setting|")
+  done
+  sed "${edits[@]}" "$CHECKOUT/env.production.template" >"$STACK_DIR/.env"
 }
 
 # start_ragbase NAME SERVICE [ENV=VALUE...]: runs the service's command with its environment;
@@ -124,12 +125,13 @@ create_database() {
 stack_up() {
   RAGBASE_BIN=$1
   local workers=$2
+  shift 2
   need_deploy_tools
   eval "$("$CHECKOUT/local/services" start postgres)"
   eval "$(env "${REDIS_ENV[@]}" "$CHECKOUT/local/services" start redis)"
   eval "$("$CHECKOUT/local/fetch-model")"
   create_database "$STACK_DB"
-  write_env_file "${DATABASE_URL%/*}/$STACK_DB?connection_limit=10" "$REDIS_URL"
+  write_env_file "DATABASE_URL=${DATABASE_URL%/*}/$STACK_DB?connection_limit=10" "REDIS_URL=$REDIS_URL" "$@"
   compose_config "$STACK_DIR/.env" >"$STACK_DIR/compose.yml"
   stack_log "backend and $workers workers from docker-compose.prod.yml; logs in $STACK_DIR"
   BACKEND_URL=$(start_ragbase backend backend)
