@@ -88,12 +88,7 @@ async fn a_worker_killed_mid_job_has_its_job_redelivered_without_duplicates() {
     let doc = document(&client, &server, &id).await;
     assert!(completed, "{doc}");
     // The worker counts what it processed on its own /metrics, for Prometheus to scrape.
-    let scrape = reqwest::get(second.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = second.scrape().await;
     assert!(
         scrape.contains(r#"documents_processed_total{status="COMPLETED",format="pdf"} 1"#),
         "{scrape}"
@@ -155,14 +150,7 @@ async fn a_job_failing_three_times_is_dead_lettered_and_its_document_failed() {
         (&json!("INTERNAL_ERROR"), &json!(2)),
         "{doc}"
     );
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.scrape().await;
     assert!(
         metrics.contains(r#"processing_queue_size{status="failed"} 1"#),
         "{metrics}"

@@ -96,14 +96,7 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
         json!({"database": false, "redis": true, "queue": true})
     );
     // The same checks reach Prometheus, for the readiness alert.
-    let scrape = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scrape = server.scrape().await;
     for line in [
         r#"readiness_check{check="database"} 0"#,
         r#"readiness_check{check="redis"} 1"#,

@@ -553,6 +553,12 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The process's `/metrics` text.
+    pub async fn scrape(&self) -> String {
+        let answer = reqwest::get(self.url("/metrics")).await.unwrap();
+        answer.text().await.unwrap()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap()
     }
