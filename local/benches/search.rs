@@ -407,7 +407,7 @@ async fn main() {
             config.hnsw_ef_search.to_string()
         };
         let backends = Backends::connect(&config).await.unwrap();
-        let router = http::router(backends.app_state(config, Arc::clone(&embedder)));
+        let router = http::router(backends.app_state(config, Some(Arc::clone(&embedder))));
         drop(backends); // the router holds what it needs; the store's lock goes with the router
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -8,7 +8,7 @@ use ragbase::{
     config::Config,
     convert::sandbox,
     domain::formats::Format,
-    http,
+    http::{self, Routes},
     ports::Embedder,
     telemetry,
     wiring::{Backends, load_embedder},
@@ -98,7 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "API_KEY is not set: /api routes are open to anyone who can reach this port"
                 );
             }
-            let router = http::router(backends.app_state(config.clone(), embedder));
+            let router = http::router(backends.app_state(config.clone(), Some(embedder)));
             serve(&config, &backends, router, worker).await
         }
         Command::Worker => {
@@ -106,7 +106,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let embedder = embedder(&config)?;
             let worker = backends.worker(&config, embedder.clone(), converter(&config)?);
             // Its own probes and metrics, so that Prometheus sees each worker's counters.
-            let router = http::probe_router(backends.app_state(config.clone(), embedder));
+            let router = http::router_for(
+                Routes::Probes,
+                backends.app_state(config.clone(), Some(embedder)),
+            );
             serve(&config, &backends, router, Some(worker)).await
         }
         Command::Migrate => {

@@ -24,6 +24,14 @@ pub enum TrustProxy {
 }
 
 #[derive(Debug, Clone)]
+pub struct SqsConfig {
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
+    /// An SQS-compatible server instead of AWS (tests, local runs).
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone)]
 pub struct Config {
     pub port: u16,
     pub database_url: Option<String>,
@@ -49,6 +57,9 @@ pub struct Config {
     pub queue_lease: Duration,
     /// Redis key of the job stream; deployments (or tests) sharing one Redis each use their own.
     pub queue_name: String,
+    /// The SQS queue of jobs (serverless), with its dead-letter queue; takes the place of Redis
+    /// for jobs when set.
+    pub sqs: Option<SqsConfig>,
     pub conversion_timeout: Duration,
     /// The most chunks one document may make; more fails it as FILE_TOO_LARGE.
     pub max_document_chunks: usize,
@@ -121,7 +132,23 @@ impl Config {
                     .ok_or_else(|| invalid("ALERT_WEBHOOK_URL", &raw, "an http(s) URL"))?,
             ),
         };
-        for name in ["DATABASE_URL", "REDIS_URL"] {
+        let sqs = match (var("SQS_QUEUE_URL"), var("SQS_DEAD_LETTER_QUEUE_URL")) {
+            (None, None) => None,
+            (Some(queue_url), Some(dead_letter_queue_url)) => Some(SqsConfig {
+                queue_url,
+                dead_letter_queue_url,
+                endpoint: var("SQS_ENDPOINT"),
+            }),
+            (Some(_), None) => return Err(missing("SQS_DEAD_LETTER_QUEUE_URL", "SQS_QUEUE_URL")),
+            (None, Some(_)) => return Err(missing("SQS_QUEUE_URL", "SQS_DEAD_LETTER_QUEUE_URL")),
+        };
+        for name in [
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SQS_QUEUE_URL",
+            "SQS_DEAD_LETTER_QUEUE_URL",
+            "SQS_ENDPOINT",
+        ] {
             if let Some(url) = var(name) {
                 reqwest::Url::parse(&url).map_err(|_| invalid(name, "…", "a URL"))?;
             }
@@ -158,6 +185,7 @@ impl Config {
             embedding_threads: parse("EMBEDDING_THREADS", cores, 1)? as usize,
             queue_lease: Duration::from_millis(parse("QUEUE_LEASE_MS", 30_000, 1_000)?),
             queue_name: var("QUEUE_NAME").unwrap_or_else(|| "ragbase:jobs".into()),
+            sqs,
             conversion_timeout: Duration::from_secs(parse("CONVERSION_TIMEOUT_SECS", 120, 1)?),
             max_document_chunks: parse("MAX_DOCUMENT_CHUNKS", 5_000, 1)? as usize,
             hnsw_ef_search: Some(parse("HNSW_EF_SEARCH", 100, 1)?)
@@ -185,6 +213,10 @@ fn invalid(name: &str, value: &str, expected: &str) -> Error {
     Error::Config(format!(
         "{name} is invalid ({value:?}): expected {expected}"
     ))
+}
+
+fn missing(name: &str, partner: &str) -> Error {
+    Error::Config(format!("{name} is not set: {partner} needs it too"))
 }
 
 fn list(raw: Option<String>) -> Vec<String> {
@@ -253,10 +285,27 @@ mod tests {
             ("CONVERSION_TIMEOUT_SECS", "soon"),
             ("MAX_DOCUMENT_CHUNKS", "0"),
             ("DATABASE_URL", "not a url"),
+            ("SQS_ENDPOINT", "not a url"),
         ] {
             let message = error_of(&[(name, value)]);
             assert!(message.starts_with(name), "{name}={value} gave {message:?}");
         }
+    }
+
+    #[test]
+    fn an_sqs_queue_needs_its_dead_letter_queue() {
+        let queue = (
+            "SQS_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/jobs",
+        );
+        let dead = (
+            "SQS_DEAD_LETTER_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/dead",
+        );
+        assert!(error_of(&[queue]).starts_with("SQS_DEAD_LETTER_QUEUE_URL is not set"));
+        assert!(error_of(&[dead]).starts_with("SQS_QUEUE_URL is not set"));
+        let sqs = config(&[queue, dead]).unwrap().sqs.unwrap();
+        assert_eq!((sqs.queue_url.as_str(), sqs.endpoint), (queue.1, None));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Chooses and connects the adapters the configuration asks for: PostgreSQL when `DATABASE_URL`
-//! is set, else the embedded store in `RAGBASE_DATA_DIR`; Redis when `REDIS_URL` is set, else the
-//! embedded store's own queue and rate limits in memory.
+//! is set, else the embedded store in `RAGBASE_DATA_DIR`; jobs on SQS when `SQS_QUEUE_URL` is set,
+//! else on Redis when `REDIS_URL` is set, else in the embedded store; rate limits in Redis when it
+//! is set, else in memory.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -8,7 +9,7 @@ use crate::{
     Error,
     adapters::{
         memory_rate_limiter::MemoryRateLimiter, onnx_embedder::OnnxEmbedder, postgres::PgStore,
-        redis::Redis, redis_queue::RedisQueue, sqlite::SqliteStore,
+        redis::Redis, redis_queue::RedisQueue, sqlite::SqliteStore, sqs_queue::SqsQueue,
     },
     config::Config,
     convert::sandbox::Sandbox,
@@ -27,7 +28,7 @@ pub struct Backends {
     pub postgres: Option<PgStore>,
     /// What serves, for the start-up log: `postgres` or `embedded`.
     pub store_kind: &'static str,
-    /// `redis` or `embedded`.
+    /// `sqs`, `redis` or `embedded`.
     pub queue_kind: &'static str,
 }
 
@@ -46,38 +47,54 @@ impl Backends {
                 (Arc::new(embedded.clone()), None, Some(embedded))
             }
         };
-        let (queue, rate_limiter): (Arc<dyn Queue>, Arc<dyn RateLimiter>) =
-            match (&config.redis_url, embedded) {
-                (Some(url), _) => {
-                    let unreachable = |e: Error| {
-                        Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"))
-                    };
-                    let redis = Redis::connect(url).await.map_err(unreachable)?;
+        let unreachable =
+            |e: Error| Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"));
+        let redis = match &config.redis_url {
+            Some(url) => Some(Redis::connect(url).await.map_err(unreachable)?),
+            None => None,
+        };
+        // Counters in Redis are shared by every instance; in memory, each instance counts alone.
+        let rate_limiter: Arc<dyn RateLimiter> = match &redis {
+            Some(redis) => {
+                readiness.push(Arc::new(redis.clone()));
+                Arc::new(redis.rate_limiter(config.rate_limit_window))
+            }
+            None => Arc::new(MemoryRateLimiter::new(config.rate_limit_window)),
+        };
+        let (queue, queue_kind): (Arc<dyn Queue>, _) =
+            match (&config.sqs, &config.redis_url, embedded) {
+                (Some(sqs), _, _) => {
+                    let queue = Arc::new(
+                        SqsQueue::new(
+                            &sqs.queue_url,
+                            &sqs.dead_letter_queue_url,
+                            sqs.endpoint.as_deref(),
+                            config.queue_lease,
+                        )
+                        .await,
+                    );
+                    readiness.push(queue.clone());
+                    (queue as Arc<dyn Queue>, "sqs")
+                }
+                (None, Some(url), _) => {
                     let queue = Arc::new(
                         RedisQueue::connect(url, &config.queue_name, config.queue_lease)
                             .await
                             .map_err(unreachable)?,
                     );
-                    readiness.push(Arc::new(redis.clone()));
                     readiness.push(queue.clone());
-                    // Counters in Redis are shared by every instance.
-                    (
-                        queue,
-                        Arc::new(redis.rate_limiter(config.rate_limit_window)),
-                    )
+                    (queue as Arc<dyn Queue>, "redis")
                 }
-                (None, Some(embedded)) => {
+                (None, None, Some(embedded)) => {
                     let queue = Arc::new(embedded.queue(config.queue_lease).await?);
                     readiness.push(queue.clone());
-                    (
-                        queue,
-                        Arc::new(MemoryRateLimiter::new(config.rate_limit_window)),
-                    )
+                    (queue as Arc<dyn Queue>, "embedded")
                 }
-                (None, None) => {
+                (None, None, None) => {
                     return Err(Error::Config(
                         "REDIS_URL is not set: with DATABASE_URL, jobs and rate limits need \
-                         Redis; set REDIS_URL, or unset DATABASE_URL for the embedded store"
+                         Redis (or jobs SQS: SQS_QUEUE_URL); set REDIS_URL, or unset \
+                         DATABASE_URL for the embedded store"
                             .into(),
                     ));
                 }
@@ -89,11 +106,7 @@ impl Backends {
             } else {
                 "embedded"
             },
-            queue_kind: if config.redis_url.is_some() {
-                "redis"
-            } else {
-                "embedded"
-            },
+            queue_kind,
             queue,
             rate_limiter,
             readiness,
@@ -102,7 +115,7 @@ impl Backends {
     }
 
     /// The HTTP state over these backends.
-    pub fn app_state(&self, config: Config, embedder: Arc<dyn Embedder>) -> AppState {
+    pub fn app_state(&self, config: Config, embedder: Option<Arc<dyn Embedder>>) -> AppState {
         AppState::new(
             config,
             self.store.clone(),

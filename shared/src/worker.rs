@@ -35,6 +35,20 @@ pub struct Worker {
     pub max_chunks: usize,
 }
 
+/// What the queue should do with a job once its worker is done with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Finished (processed, failed for good, or nothing left to do): remove it.
+    Complete,
+    /// A passing fault: deliver it again, as its next attempt, after this delay.
+    RetryAfter(Duration),
+    /// Failed its last attempt: keep it, with the reason, in the dead-letter queue.
+    DeadLetter(String),
+    /// The store is away and the outcome is not recorded: let the lease run out and the job
+    /// come back.
+    LeaveLeased,
+}
+
 /// 2 s, 4 s, 8 s, …: time for a passing fault (a database restart) to pass.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(attempt.min(10)))
@@ -50,7 +64,10 @@ impl Worker {
                 _ = stop.changed() => break,
             };
             match next {
-                Ok(Some(job)) => self.handle(job).await,
+                Ok(Some(job)) => {
+                    let settlement = self.handle(&job).await;
+                    self.settle(&job, settlement).await;
+                }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "queue unavailable; retrying");
@@ -61,19 +78,17 @@ impl Worker {
         tracing::info!("worker stopped");
     }
 
-    pub async fn handle(&self, job: Job) {
+    /// Processes one delivery and says what the queue should do with it; `settle` does that.
+    /// While it works, the job's lease is renewed.
+    pub async fn handle(&self, job: &Job) -> Settlement {
         let id = job.document_id;
         let document = match self.store.begin_processing(id).await {
+            // Deleted, or already finished by an earlier delivery: nothing to do.
+            Ok(None) => return Settlement::Complete,
             Ok(Some(document)) => document,
-            Ok(None) => {
-                // Deleted, or already finished by an earlier delivery: nothing to do.
-                self.settle(self.queue.complete(&job).await);
-                return;
-            }
             Err(e) => {
                 tracing::warn!(document = %id, error = %e, "cannot start the job; it will be retried");
-                self.settle(self.queue.retry_later(&job, backoff(job.attempt)).await);
-                return;
+                return Settlement::RetryAfter(backoff(job.attempt));
             }
         };
         tracing::info!(document = %id, attempt = job.attempt, filename = %document.filename, "processing");
@@ -95,7 +110,7 @@ impl Worker {
             Ok(chunks) => {
                 tracing::info!(document = %id, chunks, "completed");
                 metrics::counter!(DOCUMENTS_PROCESSED_TOTAL, "status" => "COMPLETED", "format" => format).increment(1);
-                self.settle(self.queue.complete(&job).await);
+                Settlement::Complete
             }
             Err(failure) => {
                 let last = failure.code.is_permanent() || job.attempt >= MAX_ATTEMPTS;
@@ -103,20 +118,32 @@ impl Worker {
                 if let Err(e) = self.store.fail_processing(id, &failure, last).await {
                     // The store is away: leave the job leased so it is delivered again later.
                     tracing::error!(document = %id, error = %e, "cannot record the failure");
-                    return;
+                    return Settlement::LeaveLeased;
                 }
-                if last {
-                    metrics::counter!(DOCUMENTS_PROCESSED_TOTAL, "status" => "FAILED", "format" => format).increment(1);
-                    let done = if failure.code.is_permanent() {
-                        self.queue.complete(&job).await
-                    } else {
-                        self.queue.dead_letter(&job, &failure.to_string()).await
-                    };
-                    self.settle(done);
+                if !last {
+                    return Settlement::RetryAfter(backoff(job.attempt));
+                }
+                metrics::counter!(DOCUMENTS_PROCESSED_TOTAL, "status" => "FAILED", "format" => format).increment(1);
+                if failure.code.is_permanent() {
+                    Settlement::Complete
                 } else {
-                    self.settle(self.queue.retry_later(&job, backoff(job.attempt)).await);
+                    Settlement::DeadLetter(failure.to_string())
                 }
             }
+        }
+    }
+
+    /// Tells the queue what became of the job.
+    pub async fn settle(&self, job: &Job, settlement: Settlement) {
+        let done = match settlement {
+            Settlement::Complete => self.queue.complete(job).await,
+            Settlement::RetryAfter(delay) => self.queue.retry_later(job, delay).await,
+            Settlement::DeadLetter(reason) => self.queue.dead_letter(job, &reason).await,
+            Settlement::LeaveLeased => Ok(()),
+        };
+        if let Err(e) = done {
+            // The lease runs out and the job comes back; processing it again is harmless.
+            tracing::warn!(error = %e, "cannot settle the job with the queue; it will be redelivered");
         }
     }
 
@@ -168,12 +195,5 @@ impl Worker {
             tracing::info!(document = %document.id, "deleted while processing; result dropped");
         }
         Ok(prepared.chunks.len())
-    }
-
-    fn settle(&self, done: Result<(), crate::Error>) {
-        if let Err(e) = done {
-            // The lease runs out and the job comes back; processing it again is harmless.
-            tracing::warn!(error = %e, "cannot settle the job with the queue; it will be redelivered");
-        }
     }
 }

@@ -212,7 +212,7 @@ fn app_with(
         config,
         store.clone(),
         Arc::new(IdleQueue),
-        Arc::new(StubEmbedder),
+        Some(Arc::new(StubEmbedder)),
         limiter,
         checks,
     );

@@ -9,3 +9,4 @@ pub mod postgres;
 pub mod redis;
 pub mod redis_queue;
 pub mod sqlite;
+pub mod sqs_queue;

@@ -15,7 +15,7 @@ use axum::{
     extract::DefaultBodyLimit,
     http::{HeaderName, Method, header},
     middleware::{from_fn_with_state, map_response_with_state},
-    routing::{get, patch, post},
+    routing::{MethodRouter, get, patch, post},
 };
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::{
@@ -44,7 +44,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub queue: Arc<dyn Queue>,
-    pub embedder: Arc<dyn Embedder>,
+    /// `None` where no route needs it: the Lambda functions other than search do without the model.
+    pub embedder: Option<Arc<dyn Embedder>>,
     pub rate_limiter: Arc<dyn RateLimiter>,
     pub readiness: Arc<[Arc<dyn ReadinessCheck>]>,
     pub metrics: Metrics,
@@ -58,7 +59,7 @@ impl AppState {
         config: Config,
         store: Arc<dyn Store>,
         queue: Arc<dyn Queue>,
-        embedder: Arc<dyn Embedder>,
+        embedder: Option<Arc<dyn Embedder>>,
         rate_limiter: Arc<dyn RateLimiter>,
         readiness: Vec<Arc<dyn ReadinessCheck>>,
     ) -> Self {
@@ -85,51 +86,96 @@ impl AppState {
     }
 }
 
-/// Every route: what `ragbase serve` and the Lambda functions serve.
+/// A set of routes to serve: all of them (`ragbase serve`), or one Lambda function's share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routes {
+    All,
+    /// `GET /health`, `/ready`, `/live` and `/metrics`: what a `ragbase worker` serves.
+    Probes,
+    /// `POST /api/documents`.
+    Upload,
+    /// Listing, reading, deleting, retrying and (de)activating documents.
+    Documents,
+    /// `POST /api/query`.
+    Search,
+    /// `GET /health`, `/ready` and `/live`.
+    Health,
+    /// `GET /metrics`.
+    Metrics,
+}
+
+impl Routes {
+    fn has(self, part: Self) -> bool {
+        self == Self::All
+            || self == part
+            || (self == Self::Probes && matches!(part, Self::Health | Self::Metrics))
+    }
+}
+
+/// Every route: what `ragbase serve` serves.
 pub fn router(state: AppState) -> Router {
-    let api = api_routes(&state);
-    with_platform_layers(probe_routes().nest("/api", api), state)
+    router_for(Routes::All, state)
 }
 
-/// The probes and the Prometheus scrape alone: what a `ragbase worker` serves.
-pub fn probe_router(state: AppState) -> Router {
-    with_platform_layers(probe_routes(), state)
+/// The routes of `routes`, with the same layers (request ids, limits, metrics, errors) as all.
+pub fn router_for(routes: Routes, state: AppState) -> Router {
+    let mut router = Router::new();
+    if routes.has(Routes::Health) {
+        router = router
+            .route("/health", get(probes::health))
+            .route("/ready", get(probes::ready))
+            .route("/live", get(probes::live));
+    }
+    if routes.has(Routes::Metrics) {
+        router = router.route("/metrics", get(probes::metrics));
+    }
+    if let Some(api) = api_routes(routes, &state) {
+        router = router.nest("/api", api);
+    }
+    with_platform_layers(router, state)
 }
 
-fn probe_routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(probes::health))
-        .route("/ready", get(probes::ready))
-        .route("/live", get(probes::live))
-        .route("/metrics", get(probes::metrics))
-}
-
-fn api_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/documents",
-            // The upload is bounded by MAX_FILE_SIZE_MB below, not by axum's 2 MB default.
-            get(documents::list)
-                .post(documents::upload)
-                .layer(DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/documents/{id}",
-            get(documents::get).delete(documents::delete),
-        )
-        .route("/documents/{id}/content", get(documents::content))
-        .route("/documents/{id}/retry", post(documents::retry))
-        .route(
-            "/documents/{id}/availability",
-            patch(documents::set_availability),
-        )
-        .route("/query", post(query::query))
-        // Unknown /api paths pass the same gate as real ones, so they reveal nothing to strangers.
-        .fallback(|| async { Error::NotFound("Route not found".into()) })
-        // Layers run last-added first: count the request against the limit, then check the key,
-        // so key guessing is rate limited too.
-        .layer(from_fn_with_state(state.clone(), guard::authenticate))
-        .layer(from_fn_with_state(state.clone(), guard::rate_limit))
+fn api_routes(routes: Routes, state: &AppState) -> Option<Router<AppState>> {
+    let mut api = Router::new();
+    let mut documents = MethodRouter::new();
+    if routes.has(Routes::Documents) {
+        documents = documents.get(documents::list);
+        api = api
+            .route(
+                "/documents/{id}",
+                get(documents::get).delete(documents::delete),
+            )
+            .route("/documents/{id}/content", get(documents::content))
+            .route("/documents/{id}/retry", post(documents::retry))
+            .route(
+                "/documents/{id}/availability",
+                patch(documents::set_availability),
+            );
+    }
+    if routes.has(Routes::Upload) {
+        // The upload is bounded by MAX_FILE_SIZE_MB (below), not by axum's 2 MB default.
+        documents = documents
+            .post(documents::upload)
+            .layer(DefaultBodyLimit::disable());
+    }
+    if routes.has(Routes::Upload) || routes.has(Routes::Documents) {
+        api = api.route("/documents", documents);
+    }
+    if routes.has(Routes::Search) {
+        api = api.route("/query", post(query::query));
+    } else if !routes.has(Routes::Upload) && !routes.has(Routes::Documents) {
+        return None;
+    }
+    Some(
+        api
+            // Unknown /api paths pass the same gate as real ones, so they reveal nothing to
+            // strangers.
+            .fallback(|| async { Error::NotFound("Route not found".into()) })
+            // Layers run last-added first: count the request against the limit, then check the
+            // key, so key guessing is rate limited too.
+            .layer(from_fn_with_state(state.clone(), guard::authenticate))
+            .layer(from_fn_with_state(state.clone(), guard::rate_limit)),
+    )
 }
 
 /// Request ids, tracing, panics caught, body limits, CORS, metrics and JSON error bodies.

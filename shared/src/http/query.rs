@@ -21,6 +21,10 @@ pub async fn query(
         ))
     })?;
     let request = SearchRequest::parse(raw)?;
-    let results = search(state.store.as_ref(), &state.embedder, &request).await?;
+    let embedder = state
+        .embedder
+        .as_ref()
+        .ok_or_else(|| Error::Embedding("no embedding model is loaded here".into()))?;
+    let results = search(state.store.as_ref(), embedder, &request).await?;
     Ok(Json(json!({ "mode": request.mode, "results": results })))
 }
