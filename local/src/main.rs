@@ -6,8 +6,7 @@ use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand};
 use ragbase::{
     config::Config,
-    convert::sandbox,
-    domain::formats::Format,
+    convert::sandbox::{self, Sandbox},
     http::{self, Routes},
     ports::Embedder,
     telemetry,
@@ -47,26 +46,14 @@ enum Command {
     /// Measure retrieval quality on a test collection: ingest it, run its queries, print
     /// nDCG@10, recall@100 and MRR@10 per mode as JSON lines.
     Eval(eval::EvalArgs),
-    /// (internal) Convert one file from stdin in a sandboxed child process.
-    #[command(hide = true)]
-    Convert {
-        #[arg(long, value_parser = |s: &str| Format::parse(s).ok_or("unknown format"))]
-        format: Format,
-        #[arg(long, default_value_t = 125)]
-        cpu_seconds: u64,
-    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // The converter child runs without an async runtime: nothing but the conversion in it.
-    if let Some(Command::Convert {
-        format,
-        cpu_seconds,
-    }) = cli.command
-    {
-        return ExitCode::from(sandbox::run_child(format, cpu_seconds) as u8);
+    // A converter child runs without an async runtime: nothing but the conversion in it.
+    if let Some(code) = sandbox::run_child_if_asked() {
+        return ExitCode::from(code as u8);
     }
+    let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,7 +108,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Eval(args) => eval::run(config, args).await,
-        Command::Convert { .. } => unreachable!("handled before the runtime starts"),
     }
 }
 
@@ -146,10 +132,9 @@ fn embedder(config: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
 }
 
 /// Converter children are this executable running its `convert` command.
-fn converter(config: &Config) -> anyhow::Result<(std::path::PathBuf, Vec<String>)> {
-    let program = std::env::current_exe().context("locating the ragbase executable")?;
-    let cpu = (config.conversion_timeout.as_secs() + 5).to_string();
-    Ok((program, vec!["convert".into(), "--cpu-seconds".into(), cpu]))
+fn converter(config: &Config) -> anyhow::Result<Sandbox> {
+    Sandbox::of_this_executable(config.conversion_timeout)
+        .context("locating the ragbase executable")
 }
 
 async fn ensure_migrated(backends: &Backends) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 //! else on Redis when `REDIS_URL` is set, else in the embedded store; rate limits in Redis when it
 //! is set, else in memory.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use crate::{
     Error,
@@ -126,19 +126,13 @@ impl Backends {
         )
     }
 
-    /// A worker over these backends that converts in children started as `converter` (this
-    /// executable's `convert` command).
-    pub fn worker(
-        &self,
-        config: &Config,
-        embedder: Arc<dyn Embedder>,
-        converter: (PathBuf, Vec<String>),
-    ) -> Worker {
+    /// A worker over these backends that converts in `sandbox`'s children.
+    pub fn worker(&self, config: &Config, embedder: Arc<dyn Embedder>, sandbox: Sandbox) -> Worker {
         Worker {
             store: self.store.clone(),
             queue: self.queue.clone(),
             embedder,
-            sandbox: Sandbox::new(converter.0, converter.1, config.conversion_timeout),
+            sandbox,
             lease: config.queue_lease,
             max_chunks: config.max_document_chunks,
         }

@@ -44,6 +44,18 @@ impl Sandbox {
         }
     }
 
+    /// Children that are this very executable, started as `<exe> convert --cpu-seconds N
+    /// --format F`; `run_child_if_asked` is their side. The CPU budget leaves the wall-clock
+    /// `timeout` room to act first.
+    pub fn of_this_executable(timeout: Duration) -> std::io::Result<Self> {
+        let cpu_seconds = (timeout.as_secs() + 5).to_string();
+        Ok(Self::new(
+            std::env::current_exe()?,
+            vec!["convert".into(), "--cpu-seconds".into(), cpu_seconds],
+            timeout,
+        ))
+    }
+
     pub async fn convert(&self, format: Format, bytes: Vec<u8>) -> Result<Vec<Block>, Failure> {
         let internal = |what: &str, e: &dyn std::fmt::Display| {
             Failure::new(FailureCode::InternalError, format!("{what}: {e}"))
@@ -94,9 +106,35 @@ impl Sandbox {
     }
 }
 
+/// In a process started by `of_this_executable`'s sandbox, converts and returns the exit code;
+/// `None` in any other process. Call it first thing in `main`, before any runtime starts.
+pub fn run_child_if_asked() -> Option<i32> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [command, rest @ ..] = args.as_slice() else {
+        return None;
+    };
+    if command != "convert" {
+        return None;
+    }
+    let option = |name: &str| {
+        rest.iter()
+            .position(|a| a == name)
+            .and_then(|i| rest.get(i + 1))
+    };
+    let format = option("--format").and_then(|f| Format::parse(f));
+    let cpu_seconds = option("--cpu-seconds").and_then(|n| n.parse().ok());
+    Some(match (format, cpu_seconds) {
+        (Some(format), Some(cpu_seconds)) => run_child(format, cpu_seconds),
+        _ => {
+            eprintln!("usage: convert --cpu-seconds N --format FORMAT (the file on stdin)");
+            2
+        }
+    })
+}
+
 /// The child's side: reads the file on stdin, converts it under the limits, writes the outcome
 /// as JSON on stdout. Returns the process exit code.
-pub fn run_child(format: Format, cpu_seconds: u64) -> i32 {
+fn run_child(format: Format, cpu_seconds: u64) -> i32 {
     // Limits first, so nothing below can exceed them.
     let limits = rlimit::setrlimit(rlimit::Resource::AS, MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES)
         .and_then(|()| rlimit::setrlimit(rlimit::Resource::CPU, cpu_seconds, cpu_seconds));
