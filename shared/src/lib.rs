@@ -9,6 +9,8 @@ mod error;
 pub mod http;
 pub mod ports;
 pub mod search;
+#[cfg(feature = "lambda")]
+pub mod serverless;
 pub mod submit;
 pub mod telemetry;
 pub mod wiring;

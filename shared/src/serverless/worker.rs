@@ -1,0 +1,67 @@
+//! The SQS-triggered worker: each message of a batch is one job. Only the messages that should
+//! be tried again are reported failed (`batchItemFailures`), so SQS redelivers just those.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use crate::{
+    adapters::sqs_queue::JobMessage,
+    config::Config,
+    convert::sandbox::Sandbox,
+    telemetry,
+    wiring::{Backends, load_embedder},
+    worker::{Settlement, Worker},
+};
+
+/// Runs until the execution environment ends. The binary's `main` must first give
+/// `sandbox::run_child_if_asked` its turn: conversions run in children of this executable.
+pub async fn run_worker() -> Result<(), super::Error> {
+    let config = Config::from_env()?;
+    telemetry::init_logging(&config);
+    let backends = Backends::connect(&config).await?;
+    let sandbox = Sandbox::of_this_executable(config.conversion_timeout)?;
+    let worker = backends.worker(&config, load_embedder(&config)?, sandbox);
+    let worker = &worker;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, super::Error>(handle_batch(worker, event.payload).await)
+    }))
+    .await
+}
+
+pub async fn handle_batch(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        if !handle_message(worker, message).await {
+            response.add_failure(id);
+        }
+    }
+    response
+}
+
+/// Whether the message is done with (and SQS may delete it).
+async fn handle_message(worker: &Worker, message: SqsMessage) -> bool {
+    let Some(job) = JobMessage::job(
+        message.body.as_deref().unwrap_or_default(),
+        message.attributes.get("ApproximateReceiveCount").map(String::as_str),
+        message.receipt_handle.unwrap_or_default(),
+    ) else {
+        // After maxReceiveCount deliveries, the redrive policy moves it to the dead-letter queue.
+        tracing::warn!(message = message.message_id, "a message that is not a job");
+        return false;
+    };
+    match worker.handle(&job).await {
+        Settlement::Complete => true,
+        // Sent to the dead-letter queue with its reason, and deleted.
+        dead @ Settlement::DeadLetter(_) => {
+            worker.settle(&job, dead).await;
+            true
+        }
+        // Hidden for the backoff, then delivered again as the next attempt.
+        retry @ Settlement::RetryAfter(_) => {
+            worker.settle(&job, retry).await;
+            false
+        }
+        Settlement::LeaveLeased => false,
+    }
+}
