@@ -7,6 +7,7 @@
 mod model;
 pub use model::model_dir;
 pub mod api;
+pub mod lambda;
 
 use std::{
     net::TcpListener,
@@ -52,6 +53,7 @@ pub fn start_services(env: &[(&str, &str)], names: &[&str]) -> Urls {
         database_url: find("DATABASE_URL="),
         redis_url: find("REDIS_URL="),
         database_tls_url: find("DATABASE_TLS_URL="),
+        sqs_endpoint: find("SQS_ENDPOINT="),
     }
 }
 
@@ -71,6 +73,8 @@ pub struct Urls {
     pub redis_url: Option<String>,
     /// PgBouncer's TLS endpoint in front of the shared PostgreSQL.
     pub database_tls_url: Option<String>,
+    /// The SQS-compatible server.
+    pub sqs_endpoint: Option<String>,
 }
 
 /// The shared instances: the environment's when set (as the README's test command sets them),

@@ -79,7 +79,11 @@ mod tests {
             assert!(line[dimension.as_str().unwrap()].is_string(), "{dimension}");
         }
         assert_eq!(
-            (&line["path"], &line["status"], &line[HTTP_REQUEST_DURATION_SECONDS]),
+            (
+                &line["path"],
+                &line["status"],
+                &line[HTTP_REQUEST_DURATION_SECONDS]
+            ),
             (&json!("/api/query"), &json!("200"), &json!(0.25))
         );
     }

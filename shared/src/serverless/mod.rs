@@ -15,15 +15,15 @@ use axum::{
 };
 use lambda_http::request::RequestContext;
 
-/// What a function's `main` returns when init or the runtime fails (Lambda logs it).
-pub use lambda_http::Error;
-pub use worker::run_worker;
 use crate::{
     config::Config,
     http::{self, Routes},
     telemetry,
     wiring::{Backends, load_embedder},
 };
+/// What a function's `main` returns when init or the runtime fails (Lambda logs it).
+pub use lambda_http::Error;
+pub use worker::run_worker;
 
 /// Serves `routes` until the execution environment ends. `model`: load the embedding model at
 /// init (only search needs it).

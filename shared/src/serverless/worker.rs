@@ -43,7 +43,10 @@ pub async fn handle_batch(worker: &Worker, event: SqsEvent) -> SqsBatchResponse 
 async fn handle_message(worker: &Worker, message: SqsMessage) -> bool {
     let Some(job) = JobMessage::job(
         message.body.as_deref().unwrap_or_default(),
-        message.attributes.get("ApproximateReceiveCount").map(String::as_str),
+        message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str),
         message.receipt_handle.unwrap_or_default(),
     ) else {
         // After maxReceiveCount deliveries, the redrive policy moves it to the dead-letter queue.

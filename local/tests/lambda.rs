@@ -1,0 +1,518 @@
+//! The Lambda functions (`functions/`), run as Lambda runs them: each real binary polls a Runtime
+//! API (test support) for real API Gateway REST (v1) and HTTP API (v2) events, or SQS batches,
+//! against a real PostgreSQL with pgvector, Redis, an SQS-compatible server (moto, from
+//! `local/services`) and the real model.
+
+mod support;
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use serde_json::{Value, json};
+use support::{
+    TestDb, checkout,
+    lambda::{Function, binary, http_api_event, response_body, rest_api_event},
+    model_dir, run_ragbase, shared, start_services,
+};
+
+const KEY: &str = "lambda-test-key";
+
+/// A deployment's backing services, as `template.yaml` wires them: a migrated database, a queue
+/// with its dead-letter queue (maxReceiveCount 3), Redis, and the functions' environment.
+struct Deployment {
+    db: TestDb,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    dead_letter_url: String,
+    endpoint: String,
+}
+
+impl Deployment {
+    async fn new() -> Self {
+        let db = TestDb::create().await;
+        let (ok, out) = run_ragbase(&["migrate"], &[("DATABASE_URL", &db.url)]).await;
+        assert!(ok, "{out}");
+        let endpoint = start_services(&[], &["sqs"]).sqs_endpoint.unwrap();
+        let config = aws_config::from_env()
+            .region("us-east-1")
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        let dead_letter_url = create_queue(&sqs, &format!("dead-{name}"), &[]).await;
+        let dead_letter_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dead_letter_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .unwrap()[&QueueAttributeName::QueueArn]
+            .clone();
+        let redrive = json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": "3"});
+        let queue_url = create_queue(
+            &sqs,
+            &format!("jobs-{name}"),
+            &[(QueueAttributeName::RedrivePolicy, redrive.to_string())],
+        )
+        .await;
+        Self {
+            db,
+            sqs,
+            queue_url,
+            dead_letter_url,
+            endpoint,
+        }
+    }
+
+    fn env(&self) -> Vec<(&str, String)> {
+        vec![
+            ("DATABASE_URL", self.db.url.clone()),
+            ("REDIS_URL", shared().1.to_owned()),
+            ("SQS_QUEUE_URL", self.queue_url.clone()),
+            ("SQS_DEAD_LETTER_QUEUE_URL", self.dead_letter_url.clone()),
+            ("SQS_ENDPOINT", self.endpoint.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("API_KEY", KEY.into()),
+            ("EMBEDDING_MODEL_DIR", model_dir().to_owned()),
+            // As template.yaml sets it: REST API paths arrive without their stage prefix.
+            ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".into()),
+            ("RATE_LIMIT_MAX", "1000000".into()),
+            ("LOG_FORMAT", "json".into()),
+        ]
+    }
+
+    async fn start(&self, function: &str, extra: &[(&str, &str)]) -> Function {
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Function::start(binary(function), &env).await
+    }
+
+    /// What the event source mapping would deliver next: up to 10 messages, as an SQS event.
+    async fn receive(&self, wait: Duration) -> Vec<aws_sdk_sqs::types::Message> {
+        let answer = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        answer.messages().to_vec()
+    }
+
+    async fn dead_letters(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let answer = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.dead_letter_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        answer.messages().to_vec()
+    }
+}
+
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> String {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        request = request.attributes(key.clone(), value);
+    }
+    request
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned()
+}
+
+/// The SQS event Lambda's event source mapping makes of received messages.
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, Value> = m
+                .attributes()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
+                .collect();
+            json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": attributes,
+                "messageAttributes": {},
+                "md5OfBody": m.md5_of_body(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn failed_ids(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no batchItemFailures in {response}"))
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn json_body(response: &Value) -> Value {
+    serde_json::from_slice(&response_body(response)).unwrap_or_else(|e| panic!("{e}: {response}"))
+}
+
+/// A multipart body with one file part, and its content type.
+fn multipart(filename: &str, bytes: &[u8]) -> (Vec<u8>, String) {
+    let boundary = uuid::Uuid::new_v4().simple().to_string();
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (body, format!("multipart/form-data; boundary={boundary}"))
+}
+
+async fn upload_v2(upload: &Function, path: &str) -> String {
+    let bytes = std::fs::read(checkout().join("../shared/data/documents").join(path)).unwrap();
+    let name = path.rsplit('/').next().unwrap();
+    let (body, content_type) = multipart(name, &bytes);
+    let event = http_api_event(
+        "POST",
+        "/api/documents",
+        "",
+        &[("x-api-key", KEY), ("content-type", &content_type)],
+        Some(&body),
+    );
+    let response = upload.invoke(event).await.unwrap();
+    assert_eq!(response["statusCode"], 201, "{response}");
+    json_body(&response)["id"].as_str().unwrap().to_owned()
+}
+
+async fn status_of(db: &TestDb, id: &str) -> (String, Option<String>) {
+    sqlx::query_as("SELECT status::text, fail_reason FROM documents WHERE id = $1::uuid")
+        .bind(id)
+        .fetch_one(&mut db.connect().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn http_functions_answer_api_gateway_rest_and_http_api_events() {
+    let deployment = Deployment::new().await;
+    let health = deployment.start("health", &[]).await;
+    let upload = deployment.start("upload", &[]).await;
+    let documents = deployment.start("documents", &[]).await;
+    let metrics = deployment.start("metrics", &[]).await;
+
+    // Probes: HTTP API (v2) and REST (v1), with the platform's headers.
+    let response = health
+        .invoke(http_api_event("GET", "/health", "", &[], None))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(json_body(&response), json!({"status": "ok"}));
+    assert!(
+        response["headers"]["x-request-id"].is_string(),
+        "{response}"
+    );
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    let response = health
+        .invoke(rest_api_event("GET", "/ready", "/ready", &[], &[], None))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(
+        json_body(&response)["checks"],
+        json!({"database": true, "redis": true, "queue": true})
+    );
+    // A REST API answer carries multi-value headers too.
+    assert!(
+        response["multiValueHeaders"]["x-request-id"].is_array(),
+        "{response}"
+    );
+
+    // Upload (v2, base64 multipart): 201, and the job is on the SQS queue.
+    let id = upload_v2(&upload, "txt/normal.txt").await;
+    let queued = deployment.receive(Duration::from_secs(2)).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(queued[0].body().unwrap()).unwrap(),
+        json!({ "documentId": id })
+    );
+    let emf = upload.stdout.lock().unwrap().iter().find_map(|line| {
+        let line: Value = serde_json::from_str(line).ok()?;
+        (line["_aws"]["CloudWatchMetrics"].is_array() && line["path"] == "/api/documents")
+            .then_some(line)
+    });
+    let emf = emf.expect("an EMF line for the upload");
+    assert_eq!(
+        (&emf["status"], &emf["http_requests_total"]),
+        (&json!("201"), &json!(1))
+    );
+    assert!(emf["http_request_duration_seconds"].as_f64().unwrap() > 0.0);
+
+    // Without the key (v1): the contract's 401 body.
+    let response = upload
+        .invoke(rest_api_event(
+            "POST",
+            "/api/documents",
+            "/api/documents",
+            &[],
+            &[],
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 401, "{response}");
+    assert_eq!(json_body(&response)["error"], "UNAUTHORIZED");
+
+    // Documents: v1 with a path parameter, v2 with a query string.
+    let response = documents
+        .invoke(rest_api_event(
+            "GET",
+            "/api/documents/{id}",
+            &format!("/api/documents/{id}"),
+            &[],
+            &[("x-api-key", KEY)],
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(json_body(&response)["status"], "PENDING");
+    let response = documents
+        .invoke(http_api_event(
+            "GET",
+            "/api/documents",
+            "status=PENDING&limit=5",
+            &[("x-api-key", KEY)],
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let page = json_body(&response);
+    assert_eq!(
+        (&page["total"], &page["documents"][0]["id"]),
+        (&json!(1), &json!(id))
+    );
+    // A route this function does not serve is the contract's 404, not a crash.
+    let response = documents
+        .invoke(http_api_event(
+            "POST",
+            "/api/query",
+            "",
+            &[("x-api-key", KEY)],
+            Some(b"{}"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 404, "{response}");
+
+    // Metrics: the queue as SQS counts it (one message in flight after the receive above).
+    let response = metrics
+        .invoke(http_api_event("GET", "/metrics", "", &[], None))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200);
+    let text = String::from_utf8(response_body(&response)).unwrap();
+    for line in [
+        r#"processing_queue_size{status="active"} 1"#,
+        r#"processing_queue_size{status="failed"} 0"#,
+        r#"readiness_check{check="queue"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from {text}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_follow_the_client_address_api_gateway_saw() {
+    let deployment = Deployment::new().await;
+    let documents = deployment
+        .start("documents", &[("RATE_LIMIT_MAX", "2")])
+        .await;
+    let from = |ip: &str| {
+        let mut event = http_api_event("GET", "/api/documents", "", &[("x-api-key", KEY)], None);
+        event["requestContext"]["http"]["sourceIp"] = json!(ip);
+        event
+    };
+    // Addresses of this test's own, so that no other test's requests count against them.
+    let (first, second) = (
+        format!("192.0.2.{}", 1 + rand_byte()),
+        format!("198.18.0.{}", 1 + rand_byte()),
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(documents.invoke(from(&first)).await.unwrap()["statusCode"].clone());
+    }
+    assert_eq!(statuses, [json!(200), json!(200), json!(429)]);
+    let other = documents.invoke(from(&second)).await.unwrap();
+    assert_eq!(other["statusCode"], 200, "another client has its own limit");
+}
+
+fn rand_byte() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0] % 250
+}
+
+#[tokio::test]
+async fn the_worker_processes_sqs_batches_and_reports_only_the_poisoned_message() {
+    let deployment = Deployment::new().await;
+    let upload = deployment.start("upload", &[]).await;
+    let documents = deployment.start("documents", &[]).await;
+    let worker = deployment.start("worker", &[]).await;
+    let search = deployment.start("search", &[]).await;
+
+    let text = upload_v2(&upload, "txt/normal.txt").await;
+    let markdown = upload_v2(&upload, "md/with-headers.md").await;
+    let deleted = upload_v2(&upload, "md/code-blocks.md").await;
+    // Deleted before its job runs: acknowledged, not retried.
+    let response = documents
+        .invoke(http_api_event(
+            "DELETE",
+            &format!("/api/documents/{deleted}"),
+            "",
+            &[("x-api-key", KEY)],
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    // A message that is not a job, sent by someone else to the same queue.
+    deployment
+        .sqs
+        .send_message()
+        .queue_url(&deployment.queue_url)
+        .message_body("not a job")
+        .send()
+        .await
+        .unwrap();
+
+    let mut messages = Vec::new();
+    while messages.len() < 4 {
+        let received = deployment.receive(Duration::from_secs(2)).await;
+        assert!(
+            !received.is_empty(),
+            "only {} of 4 messages arrived",
+            messages.len()
+        );
+        messages.extend(received);
+    }
+    let poisoned = messages
+        .iter()
+        .find(|m| m.body() == Some("not a job"))
+        .unwrap()
+        .message_id()
+        .unwrap()
+        .to_owned();
+    let response = worker.invoke(sqs_event(&messages)).await.unwrap();
+    assert_eq!(failed_ids(&response), [poisoned]);
+    for id in [&text, &markdown] {
+        assert_eq!(status_of(&deployment.db, id).await.0, "COMPLETED");
+    }
+
+    // The search function finds what the worker stored.
+    let query = json!({"query": "document headings and sections", "topK": 3, "mode": "hybrid"});
+    let response = search
+        .invoke(http_api_event(
+            "POST",
+            "/api/query",
+            "",
+            &[("x-api-key", KEY), ("content-type", "application/json")],
+            Some(query.to_string().as_bytes()),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let results = json_body(&response)["results"].as_array().unwrap().clone();
+    assert!(!results.is_empty());
+    let found: Vec<&str> = results
+        .iter()
+        .map(|r| r["documentId"].as_str().unwrap())
+        .collect();
+    assert!(
+        found
+            .iter()
+            .all(|d| [&text, &markdown].contains(&&d.to_string())),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_failing_three_times_lands_in_the_dead_letter_queue_and_its_document_fails() {
+    let deployment = Deployment::new().await;
+    let upload = deployment.start("upload", &[]).await;
+    let worker = deployment.start("worker", &[]).await;
+    let id = upload_v2(&upload, "txt/unicode.txt").await;
+    // Losing the stored bytes is a fault no retry mends: every attempt fails.
+    sqlx::query("DELETE FROM document_files WHERE document_id = $1::uuid")
+        .bind(&id)
+        .execute(&mut deployment.db.connect().await)
+        .await
+        .unwrap();
+
+    for attempt in 1..=3 {
+        // The worker hid the message for its backoff (2 s, then 4 s): wait for it to return.
+        let mut messages = Vec::new();
+        for _ in 0..10 {
+            messages = deployment.receive(Duration::from_secs(2)).await;
+            if !messages.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(messages.len(), 1, "attempt {attempt} was delivered");
+        let receive_count = &messages[0].attributes().unwrap()
+            [&MessageSystemAttributeName::ApproximateReceiveCount];
+        assert_eq!(receive_count, &attempt.to_string());
+        let response = worker.invoke(sqs_event(&messages)).await.unwrap();
+        let expected: Vec<String> = if attempt < 3 {
+            vec![messages[0].message_id().unwrap().to_owned()]
+        } else {
+            vec![]
+        };
+        assert_eq!(failed_ids(&response), expected, "attempt {attempt}");
+    }
+    assert_eq!(
+        status_of(&deployment.db, &id).await,
+        ("FAILED".into(), Some("INTERNAL_ERROR".into()))
+    );
+    let dead = deployment.dead_letters().await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(dead[0].body().unwrap()).unwrap(),
+        json!({ "documentId": id })
+    );
+    let attributes = dead[0].message_attributes().unwrap();
+    assert_eq!(attributes["attempts"].string_value(), Some("3"));
+    assert!(
+        attributes["reason"]
+            .string_value()
+            .unwrap()
+            .contains("missing"),
+        "{attributes:?}"
+    );
+    assert!(deployment.receive(Duration::from_secs(1)).await.is_empty());
+}
