@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::{TestDb, model_dir, run_ragbase, shared, start_services};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -28,9 +30,142 @@ use tokio::{
     sync::{mpsc, oneshot},
 };
 
-/// A function binary built beside `ragbase` (`cargo build --workspace`, as `local/test` does).
+pub const KEY: &str = "lambda-test-key";
+
+/// A deployment's backing services, as `template.yaml` wires them: a migrated database, a queue
+/// with its dead-letter queue (maxReceiveCount 3), Redis, and the functions' environment.
+pub struct Deployment {
+    pub db: TestDb,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    dead_letter_url: String,
+    endpoint: String,
+}
+
+impl Deployment {
+    pub async fn new() -> Self {
+        let db = TestDb::create().await;
+        let (ok, out) = run_ragbase(&["migrate"], &[("DATABASE_URL", &db.url)]).await;
+        assert!(ok, "{out}");
+        let endpoint = start_services(&[], &["sqs"]).sqs_endpoint.unwrap();
+        let config = aws_config::from_env()
+            .region("us-east-1")
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        let dead_letter_url = create_queue(&sqs, &format!("dead-{name}"), &[]).await;
+        let dead_letter_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dead_letter_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes()
+            .unwrap()[&QueueAttributeName::QueueArn]
+            .clone();
+        let redrive = json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": "3"});
+        let queue_url = create_queue(
+            &sqs,
+            &format!("jobs-{name}"),
+            &[(QueueAttributeName::RedrivePolicy, redrive.to_string())],
+        )
+        .await;
+        Self {
+            db,
+            sqs,
+            queue_url,
+            dead_letter_url,
+            endpoint,
+        }
+    }
+
+    fn env(&self) -> Vec<(&str, String)> {
+        vec![
+            ("DATABASE_URL", self.db.url.clone()),
+            ("REDIS_URL", shared().1.to_owned()),
+            ("SQS_QUEUE_URL", self.queue_url.clone()),
+            ("SQS_DEAD_LETTER_QUEUE_URL", self.dead_letter_url.clone()),
+            ("SQS_ENDPOINT", self.endpoint.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("API_KEY", KEY.into()),
+            ("EMBEDDING_MODEL_DIR", model_dir().to_owned()),
+            // As template.yaml sets it: REST API paths arrive without their stage prefix.
+            ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true".into()),
+            ("RATE_LIMIT_MAX", "1000000".into()),
+            ("LOG_FORMAT", "json".into()),
+        ]
+    }
+
+    /// Starts the function binary `function` (see `binary`) with the deployment's environment.
+    pub async fn start(&self, function: &str, extra: &[(&str, &str)]) -> Function {
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Function::start(binary(function), &env).await
+    }
+
+    /// What the event source mapping would deliver next: up to 10 messages, as an SQS event.
+    pub async fn receive(&self, wait: Duration) -> Vec<aws_sdk_sqs::types::Message> {
+        let answer = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        answer.messages().to_vec()
+    }
+
+    pub async fn dead_letters(&self) -> Vec<aws_sdk_sqs::types::Message> {
+        let answer = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.dead_letter_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        answer.messages().to_vec()
+    }
+}
+
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> String {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        request = request.attributes(key.clone(), value);
+    }
+    request
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned()
+}
+
+/// A function binary: the one built beside `ragbase` (`cargo build --workspace`, as `local/test`
+/// does), or with `LAMBDA_FUNCTIONS_DIR` set, cargo-lambda's package (`<dir>/<name>/bootstrap`).
 pub fn binary(name: &str) -> PathBuf {
-    let path = std::path::Path::new(env!("CARGO_BIN_EXE_ragbase")).with_file_name(name);
+    let path = match std::env::var_os("LAMBDA_FUNCTIONS_DIR") {
+        Some(dir) => PathBuf::from(dir).join(name).join("bootstrap"),
+        None => std::path::Path::new(env!("CARGO_BIN_EXE_ragbase")).with_file_name(name),
+    };
     assert!(
         path.is_file(),
         "{} is missing: build the functions first (cargo build --workspace)",
