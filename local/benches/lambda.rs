@@ -67,7 +67,14 @@ async fn main() {
     let deployment = Deployment::new().await;
     println!("| function | model | init p50 / max ms | first response p50 ms | peak RSS MB |");
     println!("|---|---|---|---|---|");
-    for function in ["health", "upload", "documents", "metrics", "search", "worker"] {
+    for function in [
+        "health",
+        "upload",
+        "documents",
+        "metrics",
+        "search",
+        "worker",
+    ] {
         let (mut inits, mut firsts, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             let started = Instant::now();
@@ -81,7 +88,11 @@ async fn main() {
         let max = inits.iter().copied().fold(0.0, f64::max);
         println!(
             "| {function} | {} | {:.1} / {:.1} | {:.1} | {:.0} |",
-            if matches!(function, "search" | "worker") { "yes" } else { "no" },
+            if matches!(function, "search" | "worker") {
+                "yes"
+            } else {
+                "no"
+            },
             median(inits),
             max,
             median(firsts),

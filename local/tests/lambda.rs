@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{Value, json};
 use support::{
-    TestDb, checkout,
+    Server, TestDb, checkout, eventually,
     lambda::{Deployment, Function, KEY, http_api_event, response_body, rest_api_event},
 };
 
@@ -386,4 +386,23 @@ async fn a_job_failing_three_times_lands_in_the_dead_letter_queue_and_its_docume
         "{attributes:?}"
     );
     assert!(deployment.receive(Duration::from_secs(1)).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_long_running_ragbase_worker_consumes_the_same_sqs_queue() {
+    let deployment = Deployment::new().await;
+    let upload = deployment.start("upload", &[]).await;
+    let env = deployment.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _worker = Server::start_worker(&env).await;
+    let id = upload_v2(&upload, "md/with-headers.md").await;
+    let completed = eventually(Duration::from_secs(60), || async {
+        status_of(&deployment.db, &id).await.0 == "COMPLETED"
+    })
+    .await;
+    assert!(completed, "{:?}", status_of(&deployment.db, &id).await);
+    assert!(
+        deployment.receive(Duration::from_secs(1)).await.is_empty(),
+        "the message was deleted"
+    );
 }

@@ -85,7 +85,8 @@ impl Deployment {
         }
     }
 
-    fn env(&self) -> Vec<(&str, String)> {
+    /// The functions' environment, as template.yaml gives it.
+    pub fn env(&self) -> Vec<(&str, String)> {
         vec![
             ("DATABASE_URL", self.db.url.clone()),
             ("REDIS_URL", shared().1.to_owned()),
