@@ -4,7 +4,7 @@ mod client_ip;
 mod documents;
 pub mod errors;
 mod guard;
-mod observe;
+pub(crate) mod observe;
 mod probes;
 mod query;
 

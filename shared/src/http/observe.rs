@@ -14,14 +14,18 @@ use crate::telemetry::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL};
 /// Probes answer 503 by design while a backend is down; that is a reading, not an error to alert on.
 const PROBES: [&str; 4] = ["/health", "/ready", "/live", "/metrics"];
 
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
+/// A request's method and route pattern: the labels of its metrics.
+pub(crate) fn route_of(request: &Request) -> (String, String) {
     let path = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+        .map_or("unmatched", MatchedPath::as_str);
+    (request.method().to_string(), path.to_owned())
+}
+
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let (method, path) = route_of(&request);
     let response = next.run(request).await;
     let status = response.status();
     let labels = [

@@ -4,25 +4,19 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::{
-    extract::{MatchedPath, Request},
-    middleware::Next,
-    response::Response,
-};
+use axum::{extract::Request, middleware::Next, response::Response};
 use serde_json::json;
 
-use crate::telemetry::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL};
+use crate::{
+    http::observe::route_of,
+    telemetry::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL},
+};
 
 const NAMESPACE: &str = "RAGBase";
 
 pub async fn record(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
-    let path = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let (method, path) = route_of(&request);
     let response = next.run(request).await;
     println!(
         "{}",
