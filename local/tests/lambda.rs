@@ -205,18 +205,20 @@ async fn http_functions_answer_api_gateway_rest_and_http_api_events() {
     assert_eq!(response["statusCode"], 404, "{response}");
 
     // Metrics: the queue as SQS counts it (one message in flight after the receive above).
-    let response = metrics
-        .invoke(http_api_event("GET", "/metrics", "", &[], None))
-        .await
-        .unwrap();
-    assert_eq!(response["statusCode"], 200);
-    let text = String::from_utf8(response_body(&response)).unwrap();
-    for line in [
-        r#"processing_queue_size{status="active"} 1"#,
-        r#"processing_queue_size{status="failed"} 0"#,
-        r#"readiness_check{check="queue"} 1"#,
+    for event in [
+        http_api_event("GET", "/metrics", "", &[], None),
+        rest_api_event("GET", "/metrics", "/metrics", &[], &[], None),
     ] {
-        assert!(text.contains(line), "{line} missing from {text}");
+        let response = metrics.invoke(event).await.unwrap();
+        assert_eq!(response["statusCode"], 200);
+        let text = String::from_utf8(response_body(&response)).unwrap();
+        for line in [
+            r#"processing_queue_size{status="active"} 1"#,
+            r#"processing_queue_size{status="failed"} 0"#,
+            r#"readiness_check{check="queue"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
     }
 }
 
@@ -305,31 +307,34 @@ async fn the_worker_processes_sqs_batches_and_reports_only_the_poisoned_message(
         assert_eq!(status_of(&deployment.db, id).await.0, "COMPLETED");
     }
 
-    // The search function finds what the worker stored.
+    // The search function finds what the worker stored, through either API.
     let query = json!({"query": "document headings and sections", "topK": 3, "mode": "hybrid"});
-    let response = search
-        .invoke(http_api_event(
+    let query = query.to_string();
+    let headers = [("x-api-key", KEY), ("content-type", "application/json")];
+    for event in [
+        http_api_event("POST", "/api/query", "", &headers, Some(query.as_bytes())),
+        rest_api_event(
             "POST",
             "/api/query",
-            "",
-            &[("x-api-key", KEY), ("content-type", "application/json")],
-            Some(query.to_string().as_bytes()),
-        ))
-        .await
-        .unwrap();
-    assert_eq!(response["statusCode"], 200, "{response}");
-    let results = json_body(&response)["results"].as_array().unwrap().clone();
-    assert!(!results.is_empty());
-    let found: Vec<&str> = results
-        .iter()
-        .map(|r| r["documentId"].as_str().unwrap())
-        .collect();
-    assert!(
-        found
+            "/api/query",
+            &[],
+            &headers,
+            Some(query.as_bytes()),
+        ),
+    ] {
+        let response = search.invoke(event).await.unwrap();
+        assert_eq!(response["statusCode"], 200, "{response}");
+        let results = json_body(&response)["results"].as_array().unwrap().clone();
+        assert!(!results.is_empty());
+        let found: Vec<String> = results
             .iter()
-            .all(|d| [&text, &markdown].contains(&&d.to_string())),
-        "{found:?}"
-    );
+            .map(|r| r["documentId"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            found.iter().all(|d| [&text, &markdown].contains(&d)),
+            "{found:?}"
+        );
+    }
 }
 
 #[tokio::test]
