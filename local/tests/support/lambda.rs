@@ -177,10 +177,9 @@ pub fn binary(name: &str) -> PathBuf {
 
 type Answer = oneshot::Sender<Result<Value, Value>>;
 
-#[derive(Default)]
 struct Runtime {
     /// Events waiting for the function's next poll.
-    queued: tokio::sync::Mutex<Option<mpsc::Receiver<(Value, Answer)>>>,
+    queued: tokio::sync::Mutex<mpsc::Receiver<(Value, Answer)>>,
     /// Invocations handed out, by request id, waiting for their answer.
     pending: Mutex<HashMap<String, Answer>>,
     /// When the function first asked for an event: the end of its init.
@@ -203,8 +202,9 @@ impl Function {
     pub async fn start(binary: PathBuf, env: &[(&str, &str)]) -> Self {
         let (events, queued) = mpsc::channel(16);
         let runtime = Arc::new(Runtime {
-            queued: tokio::sync::Mutex::new(Some(queued)),
-            ..Runtime::default()
+            queued: tokio::sync::Mutex::new(queued),
+            pending: Mutex::default(),
+            first_poll: Mutex::default(),
         });
         let api = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -286,7 +286,7 @@ async fn next(State(runtime): State<Arc<Runtime>>) -> impl IntoResponse {
         .unwrap()
         .get_or_insert_with(Instant::now);
     let mut queued = runtime.queued.lock().await;
-    let Some((event, answer)) = queued.as_mut().unwrap().recv().await else {
+    let Some((event, answer)) = queued.recv().await else {
         return (StatusCode::GONE, HeaderMap::new(), Json(Value::Null));
     };
     let id = uuid::Uuid::new_v4().to_string();

@@ -11,7 +11,7 @@ use aws_sdk_sqs::{
     error::DisplayErrorContext,
     types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
@@ -25,13 +25,17 @@ const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 const MAX_WAIT: Duration = Duration::from_secs(20);
 
 /// The message body: JSON, so that it can grow.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobMessage {
     pub document_id: Uuid,
 }
 
 impl JobMessage {
+    fn body(document_id: Uuid) -> String {
+        serde_json::json!({ "documentId": document_id }).to_string()
+    }
+
     /// A job from a delivered message. `None` for a body that is not ours (poisoned).
     pub fn job(body: &str, receive_count: Option<&str>, receipt: String) -> Option<Job> {
         let message: Self = serde_json::from_str(body).ok()?;
@@ -122,12 +126,10 @@ fn seconds(time: Duration) -> i32 {
 #[async_trait]
 impl Queue for SqsQueue {
     async fn enqueue(&self, document_id: Uuid) -> Result<(), Error> {
-        let body = serde_json::to_string(&JobMessage { document_id })
-            .map_err(|e| Error::Internal(e.to_string()))?;
         self.client
             .send_message()
             .queue_url(&self.url)
-            .message_body(body)
+            .message_body(JobMessage::body(document_id))
             .send()
             .await
             .map(drop)
@@ -188,10 +190,6 @@ impl Queue for SqsQueue {
     }
 
     async fn dead_letter(&self, job: &Job, reason: &str) -> Result<(), Error> {
-        let body = serde_json::to_string(&JobMessage {
-            document_id: job.document_id,
-        })
-        .map_err(|e| Error::Internal(e.to_string()))?;
         let attribute = |value: String| {
             MessageAttributeValue::builder()
                 .data_type("String")
@@ -202,7 +200,7 @@ impl Queue for SqsQueue {
         self.client
             .send_message()
             .queue_url(&self.dead_letter_url)
-            .message_body(body)
+            .message_body(JobMessage::body(job.document_id))
             .message_attributes("reason", attribute(reason.chars().take(1000).collect())?)
             .message_attributes("attempts", attribute(job.attempt.to_string())?)
             .send()
@@ -260,7 +258,7 @@ mod tests {
     #[test]
     fn a_job_comes_from_its_body_and_receive_count() {
         let id = Uuid::new_v4();
-        let body = serde_json::to_string(&JobMessage { document_id: id }).unwrap();
+        let body = JobMessage::body(id);
         assert_eq!(body, format!(r#"{{"documentId":"{id}"}}"#));
         let job = JobMessage::job(&body, Some("3"), "receipt".into()).unwrap();
         assert_eq!((job.document_id, job.attempt), (id, 3));

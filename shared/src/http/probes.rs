@@ -29,23 +29,27 @@ pub async fn live() -> Json<Value> {
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let results = check_backends(&state).await;
     let all_healthy =
-        results.len() == state.readiness.len() && results.values().all(|v| v == &Value::Bool(true));
+        results.len() == state.readiness.len() && results.iter().all(|(_, healthy)| *healthy);
     let status = if all_healthy {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let checks: Map<String, Value> = results
+        .into_iter()
+        .map(|(name, healthy)| (name.to_owned(), Value::Bool(healthy)))
+        .collect();
     let body = json!({
         "status": if all_healthy { "ok" } else { "degraded" },
-        "checks": results,
+        "checks": checks,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime": state.started.elapsed().as_secs_f64(),
     });
     (status, Json(body))
 }
 
-/// Asks every configured backend at once: check name → healthy.
-async fn check_backends(state: &AppState) -> Map<String, Value> {
+/// Asks every configured backend at once: (check name, healthy).
+async fn check_backends(state: &AppState) -> Vec<(&'static str, bool)> {
     let mut checks = JoinSet::new();
     for check in state.readiness.iter() {
         let check = check.clone();
@@ -65,9 +69,9 @@ async fn check_backends(state: &AppState) -> Map<String, Value> {
             (check.name(), healthy)
         });
     }
-    let mut results = Map::new();
-    while let Some(Ok((name, healthy))) = checks.join_next().await {
-        results.insert(name.to_owned(), Value::Bool(healthy));
+    let mut results = Vec::new();
+    while let Some(Ok(result)) = checks.join_next().await {
+        results.push(result);
     }
     results
 }
@@ -76,12 +80,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // Readiness and queue depth are read at scrape time, so alerts see what `/ready` would say
     // and every instance reports the shared queue's truth.
     for (check, healthy) in check_backends(&state).await {
-        let up = if healthy == Value::Bool(true) {
-            1.0
-        } else {
-            0.0
-        };
-        metrics::gauge!(READINESS_CHECK, "check" => check).set(up);
+        metrics::gauge!(READINESS_CHECK, "check" => check).set(f64::from(u8::from(healthy)));
     }
     match tokio::time::timeout(CHECK_TIMEOUT, state.queue.sizes()).await {
         Ok(Ok(sizes)) => {

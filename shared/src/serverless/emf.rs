@@ -2,7 +2,10 @@
 //! CloudWatch turns into metrics. A function's Prometheus registry lives and dies with its
 //! execution environment, so scraping it would say little.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::{
+    sync::OnceLock,
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
 
 use axum::{extract::Request, middleware::Next, response::Response};
 use serde_json::json;
@@ -34,7 +37,9 @@ fn line(method: &str, path: &str, status: u16, seconds: f64) -> serde_json::Valu
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    static FUNCTION: OnceLock<String> = OnceLock::new();
+    let function =
+        FUNCTION.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default());
     json!({
         "_aws": {
             "Timestamp": timestamp,
