@@ -66,14 +66,27 @@ impl Store for PgStore {
         let mut total = QueryBuilder::new("SELECT count(*) FROM documents");
         push_filters(&mut total, query);
 
-        let (rows, total, by_status) = tokio::try_join!(
-            page.build().fetch_all(&self.pool),
-            total.build_query_scalar::<i64>().fetch_one(&self.pool),
-            sqlx::query_as::<_, (String, i64)>(
-                "SELECT status, count(*) FROM documents GROUP BY status"
-            )
-            .fetch_all(&self.pool),
+        // One snapshot (REPEATABLE READ): the counts always agree with the page.
+        let mut snapshot = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *snapshot)
+            .await
+            .map_err(db_error)?;
+        let rows = page
+            .build()
+            .fetch_all(&mut *snapshot)
+            .await
+            .map_err(db_error)?;
+        let total = total
+            .build_query_scalar::<i64>()
+            .fetch_one(&mut *snapshot)
+            .await
+            .map_err(db_error)?;
+        let by_status = sqlx::query_as::<_, (String, i64)>(
+            "SELECT status, count(*) FROM documents GROUP BY status",
         )
+        .fetch_all(&mut *snapshot)
+        .await
         .map_err(db_error)?;
 
         let documents = rows

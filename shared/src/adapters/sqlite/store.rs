@@ -74,14 +74,23 @@ impl Store for SqliteStore {
         let mut total = QueryBuilder::new("SELECT count(*) FROM documents");
         push_filters(&mut total, query);
 
-        let (rows, total, by_status) = tokio::try_join!(
-            page.build().fetch_all(&self.reader),
-            total.build_query_scalar::<i64>().fetch_one(&self.reader),
-            sqlx::query_as::<_, (String, i64)>(
-                "SELECT status, count(*) FROM documents GROUP BY status"
-            )
-            .fetch_all(&self.reader),
+        // One read transaction, one snapshot: the counts always agree with the page.
+        let mut snapshot = self.reader.begin().await.map_err(db_error)?;
+        let rows = page
+            .build()
+            .fetch_all(&mut *snapshot)
+            .await
+            .map_err(db_error)?;
+        let total = total
+            .build_query_scalar::<i64>()
+            .fetch_one(&mut *snapshot)
+            .await
+            .map_err(db_error)?;
+        let by_status = sqlx::query_as::<_, (String, i64)>(
+            "SELECT status, count(*) FROM documents GROUP BY status",
         )
+        .fetch_all(&mut *snapshot)
+        .await
         .map_err(db_error)?;
         Ok(DocumentPage {
             documents: documents_from_rows(&rows)?,
