@@ -82,7 +82,7 @@ start_ragbase() {
   echo $! >"$STACK_DIR/$name.pid"
   local addr=
   for _ in $(seq 600); do
-    addr=$(grep -m1 '"message":"ragbase listening"' "$STACK_DIR/$name.log" | grep -o '"addr":"[^"]*"' | cut -d'"' -f4) || true
+    addr=$(grep -m1 '"msg":"Server running on port ' "$STACK_DIR/$name.log" | grep -o '"addr":"[^"]*"' | cut -d'"' -f4) || true
     [[ -n $addr ]] && break
     kill -0 "$(cat "$STACK_DIR/$name.pid")" 2>/dev/null || { tail -n 20 "$STACK_DIR/$name.log" >&2; stack_log "$name exited"; return 1; }
     sleep 0.1

@@ -80,11 +80,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 Some(backends.worker(&config, embedder.clone(), converter(&config)?))
             };
-            if config.api_keys.is_empty() {
-                tracing::warn!(
-                    "API_KEY is not set: /api routes are open to anyone who can reach this port"
-                );
-            }
             let router = http::router(backends.app_state(config.clone(), Some(embedder)));
             serve(&config, &backends, router, worker).await
         }
@@ -172,22 +167,39 @@ async fn serve(
     router: axum::Router,
     worker: Option<Worker>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port))
+    let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
-        .with_context(|| format!("cannot listen on PORT {}", config.port))?;
+        .with_context(|| format!("cannot listen on HOST {} PORT {}", config.host, config.port))?;
     let addr = listener.local_addr()?;
     let data_dir =
         (backends.store_kind == "embedded").then(|| config.data_dir.display().to_string());
-    tracing::info!(
-        %addr,
-        url = %format!("http://localhost:{}", addr.port()),
-        store = backends.store_kind,
-        queue = backends.queue_kind,
-        data_dir,
-        worker = worker.is_some(),
-        auth = !config.api_keys.is_empty(),
-        "ragbase listening"
-    );
+    let port = addr.port();
+    macro_rules! listening {
+        ($level:ident, $access:expr) => {
+            tracing::$level!(
+                %addr,
+                url = %format!("http://localhost:{port}"),
+                store = backends.store_kind,
+                queue = backends.queue_kind,
+                data_dir,
+                worker = worker.is_some(),
+                auth = !config.api_keys.is_empty(),
+                access = $access,
+                "Server running on port {port}"
+            )
+        };
+    }
+    match (config.api_keys.is_empty(), addr.ip().is_loopback()) {
+        (false, _) => listening!(info, "an API key is required on /api"),
+        (true, true) => listening!(
+            warn,
+            "API_KEY is not set, so /api is open: listening on this machine only (HOST changes the address)"
+        ),
+        (true, false) => listening!(
+            warn,
+            "API_KEY is not set, so /api is open to anyone who can reach this address"
+        ),
+    }
     let (stop, stopped) = watch::channel(false);
     let worker = worker.map(|w| {
         let stopped = stopped.clone();

@@ -1,7 +1,8 @@
 //! The Lambda functions (`functions/`), run as Lambda runs them: each real binary polls a Runtime
 //! API (test support) for real API Gateway REST (v1) and HTTP API (v2) events, or SQS batches,
 //! against a real PostgreSQL with pgvector, Redis, an SQS-compatible server (moto, from
-//! `local/services`) and the real model.
+//! `local/services`) and the real model. As the template deploys them, the functions get the
+//! database URL and the API keys as Secrets Manager ARNs (moto's Secrets Manager), never as values.
 
 mod support;
 
@@ -11,7 +12,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{Value, json};
 use support::{
     Server, TestDb, checkout, eventually,
-    lambda::{Deployment, Function, KEY, http_api_event, response_body, rest_api_event},
+    lambda::{Deployment, Function, KEY, binary, http_api_event, response_body, rest_api_event},
 };
 
 /// The SQS event Lambda's event source mapping makes of received messages.
@@ -306,6 +307,7 @@ async fn the_worker_processes_sqs_batches_and_reports_only_the_poisoned_message(
     for id in [&text, &markdown] {
         assert_eq!(status_of(&deployment.db, id).await.0, "COMPLETED");
     }
+    assert_document_metrics(&worker, 2).await;
 
     // The search function finds what the worker stored, through either API.
     let query = json!({"query": "document headings and sections", "topK": 3, "mode": "hybrid"});
@@ -335,6 +337,85 @@ async fn the_worker_processes_sqs_batches_and_reports_only_the_poisoned_message(
             "{found:?}"
         );
     }
+}
+
+/// The worker's EMF lines (namespace RAGBase, dimensioned by function, status and format) count
+/// `completed` documents, and carry the embedding time of each batch, in seconds.
+async fn assert_document_metrics(worker: &Function, completed: u64) {
+    let lines = || -> Vec<Value> {
+        let stdout = worker.stdout.lock().unwrap();
+        let lines = stdout
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok());
+        lines
+            .filter(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "RAGBase")
+            .collect()
+    };
+    let counted = |lines: &[Value]| -> u64 {
+        let completed = lines.iter().filter(|l| l["status"] == "COMPLETED");
+        completed
+            .filter_map(|l| l["documents_processed_total"].as_u64())
+            .sum()
+    };
+    let flushed = eventually(Duration::from_secs(5), || async {
+        counted(&lines()) == completed
+    });
+    assert!(flushed.await, "{:#?}", lines());
+    let lines = lines();
+    for line in lines
+        .iter()
+        .filter(|l| l["documents_processed_total"].is_u64())
+    {
+        let declared = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(
+            declared["Dimensions"][0],
+            json!(["function", "status", "format"])
+        );
+        assert_eq!(line["function"], "ragbase-worker");
+        assert!(line["format"].is_string(), "{line}");
+    }
+    let seconds: Vec<f64> = lines
+        .iter()
+        .filter_map(|l| l["embedding_generation_duration_seconds"].as_array())
+        .flatten()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        !seconds.is_empty() && seconds.iter().all(|s| *s > 0.0),
+        "{lines:#?}"
+    );
+    let unit = lines.iter().find_map(|l| {
+        let metrics = l["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array()?;
+        let embedding = metrics
+            .iter()
+            .find(|m| m["Name"] == "embedding_generation_duration_seconds");
+        embedding.map(|m| m["Unit"].clone())
+    });
+    assert_eq!(unit, Some(json!("Seconds")));
+}
+
+#[tokio::test]
+async fn a_secret_that_cannot_be_read_stops_init_naming_it() {
+    let deployment = Deployment::new().await;
+    let mut env = deployment.lambda_env();
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ragbase-missing";
+    env.retain(|(name, _)| *name != "DATABASE_URL_SECRET_ARN");
+    env.push(("DATABASE_URL_SECRET_ARN", missing.into()));
+    let run = tokio::process::Command::new(binary("health"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("init ended within 30 s")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("DATABASE_URL_SECRET_ARN: cannot read {missing}")),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

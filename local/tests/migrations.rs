@@ -1,9 +1,11 @@
-//! `ragbase migrate` and the start-up guard, against a real PostgreSQL with pgvector.
+//! `ragbase migrate` and the start-up guards, against a real PostgreSQL with pgvector: bad
+//! settings and weak keys refused, an open API kept on loopback, the first log line's shape.
 
 mod support;
 
+use serde_json::Value;
 use sqlx::Row;
-use support::{Server, TestDb, run_ragbase};
+use support::{Server, TestBackend, TestDb, run_ragbase};
 
 #[tokio::test]
 async fn migrations_apply_from_empty_and_are_rerunnable() {
@@ -105,5 +107,105 @@ async fn a_bad_setting_stops_start_up_naming_the_variable() {
     assert!(
         out.contains("RAGBASE_DATA_DIR: cannot create /dev/null/data"),
         "{out}"
+    );
+}
+
+#[tokio::test]
+async fn a_weak_api_key_stops_start_up_with_the_way_to_make_one() {
+    let folder = TestBackend::embedded();
+    for (key, problem) in [
+        ("tooshort", "is shorter than 16 characters"),
+        ("   ,k7Qp2vX9mL4sT8wN1bR6yH3j", "key 1 of 2 is empty"),
+        ("k7Qp2vX9mL4s\tT8wN1bR6yH3j", "contains whitespace"),
+        (
+            "change-me-api-key",
+            "is a placeholder from the template or the docs",
+        ),
+    ] {
+        let mut env = folder.env();
+        env.push(("API_KEY", key));
+        let (ok, out) = run_ragbase(&["serve"], &env).await;
+        assert!(!ok, "started with API_KEY={key:?}");
+        assert!(
+            out.contains("API_KEY is invalid")
+                && out.contains(problem)
+                && out.contains("openssl rand -base64 32"),
+            "{key:?}: {out}"
+        );
+    }
+}
+
+/// The first line a server logs, as JSON.
+fn first_log_line(server: &Server) -> Value {
+    serde_json::from_str(&server.logs.lock().unwrap()[0]).unwrap()
+}
+
+#[tokio::test]
+async fn an_open_api_listens_on_loopback_and_says_so_in_its_first_line() {
+    let folder = TestBackend::embedded();
+    let open = Server::start(&[], &folder.env()).await;
+    let line = first_log_line(&open);
+    assert_eq!(line["level"], "warn", "{line}");
+    assert!(
+        line["addr"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{line}"
+    );
+    assert!(
+        line["access"]
+            .as_str()
+            .unwrap()
+            .contains("API_KEY is not set"),
+        "{line}"
+    );
+    drop(open);
+
+    let folder = TestBackend::embedded();
+    let mut env = folder.env();
+    env.push(("API_KEY", support::api::KEY));
+    let keyed = Server::start(&[], &env).await;
+    let line = first_log_line(&keyed);
+    assert!(
+        line["addr"].as_str().unwrap().starts_with("0.0.0.0:"),
+        "{line}"
+    );
+    drop(keyed);
+
+    let folder = TestBackend::embedded();
+    let mut env = folder.env();
+    env.push(("HOST", "0.0.0.0"));
+    let exposed = Server::start(&[], &env).await;
+    let line = first_log_line(&exposed);
+    assert!(
+        line["addr"].as_str().unwrap().starts_with("0.0.0.0:"),
+        "{line}"
+    );
+    assert!(
+        line["access"].as_str().unwrap().contains("open to anyone"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn the_first_production_log_line_has_level_time_and_msg() {
+    let folder = TestBackend::embedded();
+    let mut env = folder.env();
+    env.push(("API_KEY", support::api::KEY));
+    let server = Server::start(&["serve"], &env).await;
+    let text = server.logs.lock().unwrap()[0].clone();
+    assert!(text.starts_with(r#"{"level":"info","time":""#), "{text}");
+    let line: Value = serde_json::from_str(&text).unwrap();
+    let port = line["addr"].as_str().unwrap().rsplit_once(':').unwrap().1;
+    assert_eq!(line["msg"], format!("Server running on port {port}"));
+    let time = line["time"].as_str().unwrap();
+    // RFC 3339 in UTC with milliseconds: 2025-12-19T21:21:11.123Z
+    let (date, clock) = time.split_once('T').unwrap();
+    assert_eq!((date.len(), clock.len()), (10, 13), "{time}");
+    assert!(
+        clock.ends_with('Z') && clock.as_bytes()[8] == b'.',
+        "{time}"
+    );
+    assert_eq!(
+        (&line["store"], &line["auth"]),
+        (&"embedded".into(), &true.into())
     );
 }

@@ -213,7 +213,7 @@ on_each_backend!(documents_are_listed_filtered_sorted_and_paged);
 
 async fn documents_are_listed_filtered_sorted_and_paged(backend: TestBackend) {
     let mut env = backend.env();
-    env.push(("API_KEY", "secret-key"));
+    env.push(("API_KEY", "platform-test-key-0123456789"));
     assert!(run_ragbase(&["migrate"], &env).await.0);
     let rows = [
         ("a-report.pdf", "pdf", 300, "COMPLETED", true, "2026-01-01"),
@@ -241,7 +241,7 @@ async fn documents_are_listed_filtered_sorted_and_paged(backend: TestBackend) {
     let list = |query: &str| {
         let request = client
             .get(server.url(&format!("/api/documents{query}")))
-            .header("x-api-key", "secret-key");
+            .header("x-api-key", "platform-test-key-0123456789");
         async move { json_of(request.send().await.unwrap()).await }
     };
     let names = |body: &Value| -> Vec<String> {
@@ -304,7 +304,7 @@ async fn documents_are_listed_filtered_sorted_and_paged(backend: TestBackend) {
     let (status, one) = json_of(
         client
             .get(server.url(&format!("/api/documents/{}", ids[1])))
-            .header("x-api-key", "secret-key")
+            .header("x-api-key", "platform-test-key-0123456789")
             .send()
             .await
             .unwrap(),

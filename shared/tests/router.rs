@@ -196,6 +196,10 @@ impl ReadinessCheck for Check {
     }
 }
 
+/// Two keys, as during a rotation.
+const KEY_1: &str = "router-test-key-one-0123";
+const KEY_2: &str = "router-test-key-two-0123";
+
 fn app_with(
     vars: &[(&str, &str)],
     checks: Vec<Arc<dyn ReadinessCheck>>,
@@ -227,7 +231,7 @@ fn app_with(
 
 fn app() -> Router {
     app_with(
-        &[("API_KEY", "k1,k2")],
+        &[("API_KEY", &format!("{KEY_1},{KEY_2}"))],
         vec![Arc::new(Check("database", true))],
     )
     .0
@@ -244,7 +248,7 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::
 
 fn get(uri: &str) -> Request<Body> {
     Request::get(uri)
-        .header("x-api-key", "k1")
+        .header("x-api-key", KEY_1)
         .body(Body::empty())
         .unwrap()
 }
@@ -308,7 +312,7 @@ async fn a_missing_or_wrong_key_is_401_and_either_rotated_key_works() {
         StatusCode::UNAUTHORIZED,
         "unknown /api paths are gated too"
     );
-    for key in ["k1", "k2"] {
+    for key in [KEY_1, KEY_2] {
         let ok = Request::get("/api/documents")
             .header("x-api-key", key)
             .body(Body::empty())
@@ -439,7 +443,7 @@ async fn framework_errors_have_json_bodies_too() {
     );
     assert!(headers.contains_key(header::ALLOW));
     let huge = Request::post("/api/documents")
-        .header("x-api-key", "k1")
+        .header("x-api-key", KEY_1)
         .header(header::CONTENT_LENGTH, (60 * 1024 * 1024).to_string())
         .body(Body::empty())
         .unwrap();
@@ -540,7 +544,7 @@ fn upload(filename: &str, bytes: &[u8]) -> Request<Body> {
     body.extend_from_slice(bytes);
     body.extend_from_slice(b"\r\n--XYZ--\r\n");
     Request::post("/api/documents")
-        .header("x-api-key", "k1")
+        .header("x-api-key", KEY_1)
         .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
         .body(Body::from(body))
         .unwrap()
@@ -548,13 +552,13 @@ fn upload(filename: &str, bytes: &[u8]) -> Request<Body> {
 
 #[tokio::test]
 async fn uploads_are_checked_before_anything_is_stored() {
-    let (app, store) = app_with(&[("API_KEY", "k1"), ("MAX_FILE_SIZE_MB", "1")], vec![]);
+    let (app, store) = app_with(&[("API_KEY", KEY_1), ("MAX_FILE_SIZE_MB", "1")], vec![]);
     let code = |r: (StatusCode, axum::http::HeaderMap, Value)| {
         (r.0, r.2["error"].as_str().unwrap_or("").to_owned())
     };
 
     let no_file = Request::post("/api/documents")
-        .header("x-api-key", "k1")
+        .header("x-api-key", KEY_1)
         .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
         .body(Body::from(
             "--XYZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XYZ--\r\n",
@@ -597,7 +601,7 @@ async fn availability_needs_a_boolean_body() {
     let app = app();
     let patch = |body: &str| {
         Request::patch(format!("/api/documents/{}/availability", Uuid::new_v4()))
-            .header("x-api-key", "k1")
+            .header("x-api-key", KEY_1)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.to_owned()))
             .unwrap()

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Server, TestBackend};
 
-pub const KEY: &str = "test-key";
+pub const KEY: &str = "integration-test-key-0123456789";
 
 pub struct Api {
     pub server: Server,

@@ -30,7 +30,7 @@ use tokio::{
     sync::{mpsc, oneshot},
 };
 
-pub const KEY: &str = "lambda-test-key";
+pub const KEY: &str = "lambda-test-key-0123456789";
 
 /// A deployment's backing services, as `template.yaml` wires them: a migrated database, a queue
 /// with its dead-letter queue (maxReceiveCount 3), Redis, and the functions' environment.
@@ -40,6 +40,8 @@ pub struct Deployment {
     pub queue_url: String,
     dead_letter_url: String,
     endpoint: String,
+    /// The Secrets Manager secrets holding DATABASE_URL and API_KEY, as the template makes them.
+    secret_arns: [(&'static str, String); 2],
 }
 
 impl Deployment {
@@ -58,6 +60,17 @@ impl Deployment {
             .await;
         let sqs = aws_sdk_sqs::Client::new(&config);
         let name = uuid::Uuid::new_v4().simple().to_string();
+        let secrets = aws_sdk_secretsmanager::Client::new(&config);
+        let secret_arns = [
+            (
+                "DATABASE_URL_SECRET_ARN",
+                create_secret(&secrets, &name, "db", &db.url).await,
+            ),
+            (
+                "API_KEY_SECRET_ARN",
+                create_secret(&secrets, &name, "key", KEY).await,
+            ),
+        ];
         let dead_letter_url = create_queue(&sqs, &format!("dead-{name}"), &[]).await;
         let dead_letter_arn = sqs
             .get_queue_attributes()
@@ -82,10 +95,24 @@ impl Deployment {
             queue_url,
             dead_letter_url,
             endpoint,
+            secret_arns,
         }
     }
 
-    /// The functions' environment, as template.yaml gives it.
+    /// The functions' environment, as template.yaml gives it: the secrets as ARNs only.
+    pub fn lambda_env(&self) -> Vec<(&str, String)> {
+        let mut env = self.env();
+        env.retain(|(name, _)| !["DATABASE_URL", "API_KEY"].contains(name));
+        env.extend(
+            self.secret_arns
+                .iter()
+                .map(|(name, arn)| (*name, arn.clone())),
+        );
+        env.push(("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.endpoint.clone()));
+        env
+    }
+
+    /// The deployment's settings as plain variables, as a `ragbase worker` beside it gets them.
     pub fn env(&self) -> Vec<(&str, String)> {
         vec![
             ("DATABASE_URL", self.db.url.clone()),
@@ -105,9 +132,9 @@ impl Deployment {
         ]
     }
 
-    /// Starts the function binary `function` (see `binary`) with the deployment's environment.
+    /// Starts the function binary `function` (see `binary`) with the template's environment.
     pub async fn start(&self, function: &str, extra: &[(&str, &str)]) -> Function {
-        let mut env = self.env();
+        let mut env = self.lambda_env();
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         Function::start(binary(function), &env).await
@@ -158,6 +185,23 @@ async fn create_queue(
         .queue_url()
         .unwrap()
         .to_owned()
+}
+
+/// A secret holding `value`, named after the deployment; its ARN.
+async fn create_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    deployment: &str,
+    name: &str,
+    value: &str,
+) -> String {
+    let answer = client
+        .create_secret()
+        .name(format!("ragbase-{deployment}-{name}"))
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+    answer.arn().unwrap().to_owned()
 }
 
 /// A function binary: the one built beside `ragbase` (`cargo build --workspace`, as `local/test`

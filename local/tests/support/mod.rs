@@ -540,7 +540,7 @@ impl Server {
                 });
             logs.lock().unwrap().push(line.clone());
             let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if log["message"] == "ragbase listening" {
+            if is_listening_line(&log) {
                 break log;
             }
         };
@@ -566,6 +566,14 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap()
     }
+}
+
+/// The line a server logs once it listens: `{"level","time","msg":"Server running on port N",…}`.
+pub fn is_listening_line(log: &serde_json::Value) -> bool {
+    log["msg"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("Server running on port "))
+        && log["addr"].is_string()
 }
 
 /// Polls `probe` until it returns true or `limit` passes.

@@ -1,6 +1,7 @@
-//! Request metrics as CloudWatch Embedded Metric Format: one JSON log line per request, which
-//! CloudWatch turns into metrics. A function's Prometheus registry lives and dies with its
-//! execution environment, so scraping it would say little.
+//! Metrics as CloudWatch Embedded Metric Format: JSON log lines that CloudWatch turns into
+//! metrics. A function's Prometheus registry lives and dies with its execution environment, so
+//! scraping it would say little. The HTTP functions write one line per request (they keep the
+//! Prometheus recorder for `/metrics`); the worker's document metrics go through an EMF recorder.
 
 use std::{
     sync::OnceLock,
@@ -12,10 +13,27 @@ use serde_json::json;
 
 use crate::{
     http::observe::route_of,
-    telemetry::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL},
+    telemetry::{self, HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL},
 };
 
 const NAMESPACE: &str = "RAGBase";
+
+/// Installs the process's `metrics` recorder as EMF: what the worker counts
+/// (`documents_processed_total{status,format}`, `embedding_generation_duration_seconds`) is
+/// written by `Collector::flush`, one line per label set, dimensioned by function too.
+pub fn install_recorder() -> Result<&'static metrics_cloudwatch_embedded::Collector, super::Error> {
+    let collector = metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(NAMESPACE)
+        .with_dimension("function", function_name())
+        .init()?;
+    telemetry::describe_contract_metrics();
+    Ok(collector)
+}
+
+fn function_name() -> &'static str {
+    static FUNCTION: OnceLock<String> = OnceLock::new();
+    FUNCTION.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default())
+}
 
 pub async fn record(request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -37,9 +55,6 @@ fn line(method: &str, path: &str, status: u16, seconds: f64) -> serde_json::Valu
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    static FUNCTION: OnceLock<String> = OnceLock::new();
-    let function =
-        FUNCTION.get_or_init(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default());
     json!({
         "_aws": {
             "Timestamp": timestamp,
@@ -52,7 +67,7 @@ fn line(method: &str, path: &str, status: u16, seconds: f64) -> serde_json::Valu
                 ],
             }],
         },
-        "function": function,
+        "function": function_name(),
         "method": method,
         "path": path,
         "status": status.to_string(),

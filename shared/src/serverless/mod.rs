@@ -4,6 +4,7 @@
 //! invocation reuses them.
 
 mod emf;
+mod secrets;
 mod worker;
 
 use std::net::{IpAddr, SocketAddr};
@@ -16,7 +17,6 @@ use axum::{
 use lambda_http::request::RequestContext;
 
 use crate::{
-    config::Config,
     http::{self, Routes},
     telemetry,
     wiring::{Backends, load_embedder},
@@ -28,7 +28,7 @@ pub use worker::run_worker;
 /// Serves `routes` until the execution environment ends. `model`: load the embedding model at
 /// init (only search needs it).
 pub async fn serve(routes: Routes, model: bool) -> Result<(), Error> {
-    let config = Config::from_env()?;
+    let config = secrets::config_from_env().await?;
     telemetry::init_logging(&config);
     let backends = Backends::connect(&config).await?;
     let embedder = if model {

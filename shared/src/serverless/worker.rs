@@ -4,9 +4,9 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
 
+use super::{emf, secrets};
 use crate::{
     adapters::sqs_queue::JobMessage,
-    config::Config,
     convert::sandbox::Sandbox,
     telemetry,
     wiring::{Backends, load_embedder},
@@ -16,14 +16,18 @@ use crate::{
 /// Runs until the execution environment ends. The binary's `main` must first give
 /// `sandbox::run_child_if_asked` its turn: conversions run in children of this executable.
 pub async fn run_worker() -> Result<(), super::Error> {
-    let config = Config::from_env()?;
+    let config = secrets::config_from_env().await?;
     telemetry::init_logging(&config);
+    let metrics = emf::install_recorder()?;
     let backends = Backends::connect(&config).await?;
     let sandbox = Sandbox::of_this_executable(config.conversion_timeout)?;
     let worker = backends.worker(&config, load_embedder(&config)?, sandbox);
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, super::Error>(handle_batch(worker, event.payload).await)
+        let response = handle_batch(worker, event.payload).await;
+        // The batch's document metrics, before Lambda may freeze the environment.
+        metrics.flush(std::io::stdout().lock())?;
+        Ok::<_, super::Error>(response)
     }))
     .await
 }

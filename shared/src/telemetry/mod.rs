@@ -1,10 +1,12 @@
 //! Logs and metrics. Metric names are part of the HTTP contract (DESIGN §3).
 
+mod log_line;
+
 use std::{fmt::Write, sync::OnceLock};
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, fmt::format::JsonFields};
 
 use crate::config::{Config, LogFormat};
 
@@ -52,7 +54,7 @@ const EMBEDDING_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// Installs the JSON (or pretty) log subscriber. Safe to call more than once.
+/// Installs the JSON (`log_line`) or pretty log subscriber. Safe to call more than once.
 pub fn init_logging(config: &Config) {
     // PostgreSQL's NOTICEs ("extension already exists, skipping") are not news to an operator.
     let directives = format!("{},sqlx::postgres::notice=warn", config.log_level);
@@ -62,10 +64,8 @@ pub fn init_logging(config: &Config) {
         .with_writer(std::io::stdout);
     let _ = match config.log_format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(log_line::JsonLine)
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
@@ -124,7 +124,8 @@ impl Metrics {
     }
 }
 
-fn describe_contract_metrics() {
+/// Announces the contract's metrics (help texts, units) to whatever recorder is installed.
+pub fn describe_contract_metrics() {
     for (name, kind, help) in CONTRACT {
         match kind {
             "counter" => describe_counter!(name, help),

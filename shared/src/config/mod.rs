@@ -1,6 +1,13 @@
 //! Configuration from the environment, validated once at start-up.
 
-use std::{str::FromStr, time::Duration};
+mod api_keys;
+
+use std::{
+    io::IsTerminal,
+    net::{IpAddr, Ipv4Addr},
+    str::FromStr,
+    time::Duration,
+};
 
 use crate::Error;
 
@@ -9,6 +16,17 @@ use crate::Error;
 pub enum LogFormat {
     Json,
     Pretty,
+}
+
+impl LogFormat {
+    /// JSON lines for log collectors; readable lines when a person watches the terminal.
+    pub fn for_stdout() -> Self {
+        if std::io::stdout().is_terminal() {
+            Self::Pretty
+        } else {
+            Self::Json
+        }
+    }
 }
 
 /// Which address identifies a client for rate limiting.
@@ -33,6 +51,8 @@ pub struct SqsConfig {
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The address to listen on: every interface with API keys, loopback only without them.
+    pub host: IpAddr,
     pub port: u16,
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
@@ -94,14 +114,15 @@ impl Config {
         let port = parse("PORT", 3000, 0)?;
         let port = u16::try_from(port)
             .map_err(|_| invalid("PORT", &port.to_string(), "a port number (0–65535)"))?;
-        let api_keys = list(var("API_KEY"));
-        if api_keys.iter().any(String::is_empty) {
-            return Err(invalid(
-                "API_KEY",
-                "…",
-                "a comma-separated list of non-empty keys",
-            ));
-        }
+        let api_keys = api_keys::parse(var("API_KEY"))?;
+        // An open API is not put on the network unless HOST says so.
+        let host = match var("HOST") {
+            Some(raw) => raw.parse().map_err(|_| {
+                invalid("HOST", &raw, "an IP address, such as 0.0.0.0 or 127.0.0.1")
+            })?,
+            None if api_keys.is_empty() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
         let cors_origins = list(var("CORS_ORIGIN"));
         if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
             return Err(invalid(
@@ -119,7 +140,8 @@ impl Config {
             ));
         }
         let log_format = match var("LOG_FORMAT").as_deref() {
-            None | Some("json") => LogFormat::Json,
+            None => LogFormat::for_stdout(),
+            Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
             Some(other) => return Err(invalid("LOG_FORMAT", other, "json or pretty")),
         };
@@ -155,6 +177,7 @@ impl Config {
         }
 
         Ok(Self {
+            host,
             port,
             database_url: var("DATABASE_URL"),
             redis_url: var("REDIS_URL"),
@@ -254,16 +277,22 @@ mod tests {
         assert_eq!(c.rate_limit_max, 100);
         assert_eq!(c.rate_limit_window, Duration::from_secs(60));
         assert_eq!(c.max_file_size_bytes, 50 * 1024 * 1024);
-        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.log_format, LogFormat::for_stdout());
         assert_eq!(c.trust_proxy, TrustProxy::None);
         assert!(c.api_keys.is_empty() && c.database_url.is_none() && c.redis_url.is_none());
     }
 
     #[test]
-    fn api_key_list_allows_rotation() {
-        let c = config(&[("API_KEY", "old-key, new-key")]).unwrap();
-        assert_eq!(c.api_keys, ["old-key", "new-key"]);
-        assert!(error_of(&[("API_KEY", "a,,b")]).starts_with("API_KEY"));
+    fn an_open_api_listens_on_loopback_unless_host_says_otherwise() {
+        let key = ("API_KEY", "k7Qp2vX9mL4sT8wN1bR6yH3j");
+        assert_eq!(config(&[]).unwrap().host.to_string(), "127.0.0.1");
+        assert_eq!(config(&[key]).unwrap().host.to_string(), "0.0.0.0");
+        let exposed = config(&[("HOST", "0.0.0.0")]).unwrap();
+        assert_eq!(exposed.host.to_string(), "0.0.0.0");
+        assert_eq!(
+            config(&[key, ("HOST", "::1")]).unwrap().host.to_string(),
+            "::1"
+        );
     }
 
     #[test]
@@ -271,6 +300,8 @@ mod tests {
         for (name, value) in [
             ("PORT", "70000"),
             ("PORT", "abc"),
+            ("HOST", "example.com"),
+            ("API_KEY", "short"),
             ("RATE_LIMIT_MAX", "0"),
             ("RATE_LIMIT_WINDOW_MS", "-5"),
             ("MAX_FILE_SIZE_MB", "big"),
