@@ -20,9 +20,9 @@ use std::{
 use ragbase::{
     adapters::{postgres::PgStore, sqlite::SqliteStore},
     config::Config,
-    domain::search::SearchFilter,
+    domain::query::SearchFilter,
     http,
-    ports::Store,
+    ports::ChunkSearch,
     wiring::{Backends, load_embedder},
 };
 use sqlx::{Connection, Executor, PgConnection, Row, SqliteConnection};
@@ -404,7 +404,7 @@ async fn main() {
         let ef_search = if embedded {
             "—".to_owned() // no index: every vector is compared
         } else {
-            config.hnsw_ef_search.to_string()
+            config.store.hnsw_ef_search.to_string()
         };
         let backends = Backends::connect(&config).await.unwrap();
         let router = http::router(backends.app_state(config, Some(Arc::clone(&embedder))));

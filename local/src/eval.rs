@@ -13,16 +13,15 @@ use std::{
 use anyhow::{Context, bail};
 use ragbase::{
     Error,
+    app::{documents::submit, search::search},
     config::Config,
     domain::{
         documents::{DocumentQuery, NewDocument, RawDocumentQuery},
         formats::Format,
-        search::{RawSearchRequest, SearchRequest},
+        query::{RawSearchRequest, SearchRequest},
         sha256,
     },
     ports::Store,
-    search::search,
-    submit::submit,
     wiring::Backends,
 };
 use serde::Deserialize;
@@ -151,17 +150,9 @@ async fn ingest(
              empty folder)"
         );
     }
-
     let mut corpus_of = HashMap::new();
     for record in corpus {
-        // The title heads the document, unless the text already opens with it.
-        let text = match record.title.trim() {
-            title if title.is_empty() || record.text.trim_start().starts_with(title) => {
-                format!("{}\n", record.text)
-            }
-            title => format!("{title}\n\n{}\n", record.text),
-        };
-        let bytes = text.into_bytes();
+        let bytes = record_text(record).into_bytes();
         let new = NewDocument {
             id: uuid::Uuid::new_v4(),
             filename: filename(record),
@@ -177,10 +168,30 @@ async fn ingest(
         };
         corpus_of.insert(id, record.id.clone());
     }
+    process_all(config, backends, store, embedder).await?;
+    Ok(corpus_of)
+}
 
-    // One worker per core: each document is a batch or two, so documents are the parallelism.
+/// The title heads the document, unless the text already opens with it.
+fn record_text(record: &CorpusRecord) -> String {
+    match record.title.trim() {
+        title if title.is_empty() || record.text.trim_start().starts_with(title) => {
+            format!("{}\n", record.text)
+        }
+        title => format!("{title}\n\n{}\n", record.text),
+    }
+}
+
+/// Runs one worker per core until no document waits: each document is a batch or two, so
+/// documents are the parallelism.
+async fn process_all(
+    config: &Config,
+    backends: &Backends,
+    store: &Arc<dyn Store>,
+    embedder: &Arc<dyn ragbase::ports::Embedder>,
+) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
-    let workers: Vec<_> = (0..config.embedding_threads)
+    let workers: Vec<_> = (0..config.model.embedding_threads)
         .map(|_| {
             let worker = backends.worker(config, embedder.clone(), crate::converter(config)?);
             let stopped = stopped.clone();
@@ -211,7 +222,7 @@ async fn ingest(
     for worker in workers {
         let _ = worker.await;
     }
-    Ok(corpus_of)
+    Ok(())
 }
 
 async fn stored_filenames(store: &dyn Store) -> anyhow::Result<Vec<String>> {

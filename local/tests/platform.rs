@@ -110,12 +110,47 @@ async fn ready_follows_postgres_down_and_up_and_errors_raise_one_alert() {
             .header("x-forwarded-for", "198.51.100.7")
             .send()
     };
+    let mut request_ids = Vec::new();
     for _ in 0..3 {
-        let (status, body) = json_of(list().await.unwrap()).await;
+        let answer = list().await.unwrap();
+        request_ids.push(
+            answer.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let (status, body) = json_of(answer).await;
         assert_eq!(
-            (status, &body["error"]),
-            (503, &json!("SERVICE_UNAVAILABLE")),
+            (status, &body["error"], &body["message"]),
+            (
+                503,
+                &json!("SERVICE_UNAVAILABLE"),
+                &json!("The database is unavailable, please retry later")
+            ),
             "{body}"
+        );
+    }
+    // What the client was not told is logged once per request, with its request id.
+    let logged: Vec<Value> = server
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["msg"] == "request failed")
+        .collect();
+    assert_eq!(logged.len(), 3, "{logged:?}");
+    for (line, id) in logged.iter().zip(&request_ids) {
+        assert_eq!(
+            (&line["code"], &line["request_id"]),
+            (&json!("SERVICE_UNAVAILABLE"), &json!(id))
+        );
+        assert!(
+            line["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("database unavailable: "),
+            "{line}"
         );
     }
     assert!(

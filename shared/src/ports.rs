@@ -12,17 +12,31 @@ use crate::{
         chunking::Chunk,
         documents::{Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument},
         failure::Failure,
-        search::{ChunkHit, Keywords, SearchFilter},
+        query::{Keywords, SearchFilter},
+        ranking::ChunkHit,
     },
 };
 
-/// Documents, their bytes and chunks.
+/// What the document routes need: listing, reading, uploading, deleting, retrying and
+/// (de)activating documents.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait DocumentStore: Send + Sync {
     async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error>;
     async fn document(&self, id: Uuid) -> Result<Option<Document>, Error>;
     /// Stores a new PENDING document with its bytes; `Error::Duplicate` when its content is known.
     async fn create_document(&self, new: NewDocument) -> Result<Document, Error>;
+    /// Deletes a document with its bytes and chunks; `Error::Conflict` while it is PROCESSING.
+    async fn delete_document(&self, id: Uuid) -> Result<(), Error>;
+    /// FAILED → PENDING; `Error::InvalidStatus` otherwise.
+    async fn retry_document(&self, id: Uuid) -> Result<Document, Error>;
+    async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error>;
+    /// The processed Markdown and chunks; `Error::NotReady` until COMPLETED.
+    async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error>;
+}
+
+/// What the worker needs: a job's uploaded bytes, and its document's way through PROCESSING.
+#[async_trait]
+pub trait ProcessingStore: Send + Sync {
     /// The uploaded bytes.
     async fn document_file(&self, id: Uuid) -> Result<Option<Vec<u8>>, Error>;
     /// Marks a PENDING (or abandoned PROCESSING) document PROCESSING; `None` when it is gone or done.
@@ -37,22 +51,19 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, Error>;
     /// Records a failed attempt: FAILED when `last`, otherwise PENDING for the next attempt.
     async fn fail_processing(&self, id: Uuid, failure: &Failure, last: bool) -> Result<(), Error>;
-    /// Deletes a document with its bytes and chunks; `Error::Conflict` while it is PROCESSING.
-    async fn delete_document(&self, id: Uuid) -> Result<(), Error>;
-    /// FAILED → PENDING; `Error::InvalidStatus` otherwise.
-    async fn retry_document(&self, id: Uuid) -> Result<Document, Error>;
-    async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error>;
-    /// The processed Markdown and chunks; `Error::NotReady` until COMPLETED.
-    async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error>;
-    /// Chunks of COMPLETED, active documents nearest to `vector`, most similar first.
+}
+
+/// What search needs: the chunks of COMPLETED, active documents.
+#[async_trait]
+pub trait ChunkSearch: Send + Sync {
+    /// The chunks nearest to `vector`, most similar first.
     async fn nearest_chunks(
         &self,
         vector: &[f32],
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<ChunkHit>, Error>;
-    /// Chunks of COMPLETED, active documents matching `keywords`, best text rank first, each
-    /// with its similarity to `vector`.
+    /// The chunks matching `keywords`, best text rank first, each with its similarity to `vector`.
     async fn keyword_chunks(
         &self,
         keywords: &Keywords,
@@ -61,6 +72,11 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<ChunkHit>, Error>;
 }
+
+/// A backend that plays every role: each caller holds it as the one role it needs.
+pub trait Store: DocumentStore + ProcessingStore + ChunkSearch {}
+
+impl<T: DocumentStore + ProcessingStore + ChunkSearch + ?Sized> Store for T {}
 
 /// One client's standing in its current rate-limit window, after counting a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

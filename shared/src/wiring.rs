@@ -11,11 +11,11 @@ use crate::{
         memory_rate_limiter::MemoryRateLimiter, onnx_embedder::OnnxEmbedder, postgres::PgStore,
         redis::Redis, redis_queue::RedisQueue, sqlite::SqliteStore, sqs_queue::SqsQueue,
     },
+    app::worker::Worker,
     config::Config,
     convert::sandbox::Sandbox,
     http::AppState,
     ports::{Embedder, Queue, RateLimiter, ReadinessCheck, Store},
-    worker::Worker,
 };
 
 pub struct Backends {
@@ -35,70 +35,32 @@ pub struct Backends {
 impl Backends {
     pub async fn connect(config: &Config) -> Result<Self, Error> {
         let mut readiness: Vec<Arc<dyn ReadinessCheck>> = Vec::new();
-        let (store, postgres, embedded): (Arc<dyn Store>, _, _) = match &config.database_url {
+        let (store, postgres, embedded): (Arc<dyn Store>, _, _) = match &config.store.database_url {
             Some(url) => {
-                let postgres = PgStore::connect(url, config.hnsw_ef_search)?;
+                let postgres = PgStore::connect(url, config.store.hnsw_ef_search)?;
                 readiness.push(Arc::new(postgres.clone()));
                 (Arc::new(postgres.clone()), Some(postgres), None)
             }
             None => {
-                let embedded = SqliteStore::open(&config.data_dir).await?;
+                let embedded = SqliteStore::open(&config.store.data_dir).await?;
                 readiness.push(Arc::new(embedded.clone()));
                 (Arc::new(embedded.clone()), None, Some(embedded))
             }
         };
-        let unreachable =
-            |e: Error| Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"));
-        let redis = match &config.redis_url {
-            Some(url) => Some(Redis::connect(url).await.map_err(unreachable)?),
+        let redis = match &config.queue.redis_url {
+            Some(url) => Some(Redis::connect(url).await.map_err(unreachable_redis)?),
             None => None,
         };
         // Counters in Redis are shared by every instance; in memory, each instance counts alone.
         let rate_limiter: Arc<dyn RateLimiter> = match &redis {
             Some(redis) => {
                 readiness.push(Arc::new(redis.clone()));
-                Arc::new(redis.rate_limiter(config.rate_limit_window))
+                Arc::new(redis.rate_limiter(config.http.rate_limit_window))
             }
-            None => Arc::new(MemoryRateLimiter::new(config.rate_limit_window)),
+            None => Arc::new(MemoryRateLimiter::new(config.http.rate_limit_window)),
         };
-        let (queue, queue_kind): (Arc<dyn Queue>, _) =
-            match (&config.sqs, &config.redis_url, embedded) {
-                (Some(sqs), _, _) => {
-                    let queue = Arc::new(
-                        SqsQueue::new(
-                            &sqs.queue_url,
-                            &sqs.dead_letter_queue_url,
-                            sqs.endpoint.as_deref(),
-                            config.queue_lease,
-                        )
-                        .await,
-                    );
-                    readiness.push(queue.clone());
-                    (queue as Arc<dyn Queue>, "sqs")
-                }
-                (None, Some(url), _) => {
-                    let queue = Arc::new(
-                        RedisQueue::connect(url, &config.queue_name, config.queue_lease)
-                            .await
-                            .map_err(unreachable)?,
-                    );
-                    readiness.push(queue.clone());
-                    (queue as Arc<dyn Queue>, "redis")
-                }
-                (None, None, Some(embedded)) => {
-                    let queue = Arc::new(embedded.queue(config.queue_lease).await?);
-                    readiness.push(queue.clone());
-                    (queue as Arc<dyn Queue>, "embedded")
-                }
-                (None, None, None) => {
-                    return Err(Error::Config(
-                        "REDIS_URL is not set: with DATABASE_URL, jobs and rate limits need \
-                         Redis (or jobs SQS: SQS_QUEUE_URL); set REDIS_URL, or unset \
-                         DATABASE_URL for the embedded store"
-                            .into(),
-                    ));
-                }
-            };
+        let (queue, queue_kind) = connect_queue(config, embedded.as_ref()).await?;
+        readiness.push(queue.clone());
         Ok(Self {
             store,
             store_kind: if postgres.is_some() {
@@ -119,6 +81,7 @@ impl Backends {
         AppState::new(
             config,
             self.store.clone(),
+            self.store.clone(),
             self.queue.clone(),
             embedder,
             self.rate_limiter.clone(),
@@ -133,14 +96,61 @@ impl Backends {
             queue: self.queue.clone(),
             embedder,
             sandbox,
-            lease: config.queue_lease,
-            max_chunks: config.max_document_chunks,
+            lease: config.queue.queue_lease,
+            max_chunks: config.worker.max_document_chunks,
         }
     }
 }
 
+/// A queue that `/ready` also checks.
+trait CheckedQueue: Queue + ReadinessCheck {}
+
+impl<T: Queue + ReadinessCheck> CheckedQueue for T {}
+
+/// Jobs on SQS when it is configured, else on Redis, else in the embedded store; and the queue's
+/// name for the first log line.
+async fn connect_queue(
+    config: &Config,
+    embedded: Option<&SqliteStore>,
+) -> Result<(Arc<dyn CheckedQueue>, &'static str), Error> {
+    let queue = &config.queue;
+    Ok(match (&queue.sqs, &queue.redis_url, embedded) {
+        (Some(sqs), _, _) => {
+            let (url, dead) = (&sqs.queue_url, &sqs.dead_letter_queue_url);
+            let endpoint = sqs.endpoint.as_deref();
+            let sqs = SqsQueue::new(url, dead, endpoint, queue.queue_lease).await;
+            (Arc::new(sqs), "sqs")
+        }
+        (None, Some(url), _) => {
+            let redis = RedisQueue::connect(url, &queue.queue_name, queue.queue_lease)
+                .await
+                .map_err(unreachable_redis)?;
+            (Arc::new(redis), "redis")
+        }
+        (None, None, Some(embedded)) => (
+            Arc::new(embedded.queue(queue.queue_lease).await?),
+            "embedded",
+        ),
+        (None, None, None) => {
+            return Err(Error::Config(
+                "REDIS_URL is not set: with DATABASE_URL, jobs and rate limits need Redis (or \
+                 jobs SQS: SQS_QUEUE_URL); set REDIS_URL, or unset DATABASE_URL for the \
+                 embedded store"
+                    .into(),
+            ));
+        }
+    })
+}
+
+fn unreachable_redis(e: Error) -> Error {
+    Error::Config(format!("REDIS_URL: cannot connect to Redis ({e})"))
+}
+
 /// The embedding model, loaded once per process and shared by the query route and the worker.
 pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>, Error> {
-    let embedder = OnnxEmbedder::load(&config.embedding_model_dir, config.embedding_threads)?;
+    let embedder = OnnxEmbedder::load(
+        &config.model.embedding_model_dir,
+        config.model.embedding_threads,
+    )?;
     Ok(Arc::new(embedder))
 }

@@ -1,4 +1,4 @@
-//! The HTTP contract at the router level: every error body of DESIGN §2 that exists so far,
+//! The HTTP contract at the router level: every error body of the contract that exists so far,
 //! probes, request ids, CORS and metrics. The store is a stand-in; PostgreSQL and Redis are
 //! exercised through the real binary in `local/tests`.
 
@@ -17,16 +17,15 @@ use ragbase::{
     adapters::memory_rate_limiter::MemoryRateLimiter,
     config::Config,
     domain::{
-        chunking::Chunk,
         documents::{
             Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument, StatusCounts,
         },
-        failure::Failure,
         formats::Format,
-        search::{ChunkHit, Keywords, SearchFilter},
+        query::{Keywords, SearchFilter},
+        ranking::ChunkHit,
     },
     http::{AppState, router},
-    ports::{Embedder, Job, Queue, QueueSizes, ReadinessCheck, Store},
+    ports::{ChunkSearch, DocumentStore, Embedder, Job, Queue, QueueSizes, ReadinessCheck},
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -40,7 +39,7 @@ struct EmptyStore {
 }
 
 #[async_trait]
-impl Store for EmptyStore {
+impl DocumentStore for EmptyStore {
     async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
         *self.last_query.lock().unwrap() = Some(query.clone());
         Ok(DocumentPage {
@@ -59,32 +58,6 @@ impl Store for EmptyStore {
         Err(Error::Internal("this stand-in stores nothing".into()))
     }
 
-    async fn document_file(&self, _id: Uuid) -> Result<Option<Vec<u8>>, Error> {
-        Ok(None)
-    }
-
-    async fn begin_processing(&self, _id: Uuid) -> Result<Option<Document>, Error> {
-        Ok(None)
-    }
-
-    async fn finish_processing(
-        &self,
-        _id: Uuid,
-        _md: &str,
-        _chunks: &[(Chunk, Vec<f32>)],
-    ) -> Result<bool, Error> {
-        Ok(false)
-    }
-
-    async fn fail_processing(
-        &self,
-        _id: Uuid,
-        _failure: &Failure,
-        _last: bool,
-    ) -> Result<(), Error> {
-        Ok(())
-    }
-
     async fn delete_document(&self, _id: Uuid) -> Result<(), Error> {
         Err(Error::NotFound("Document not found".into()))
     }
@@ -100,7 +73,10 @@ impl Store for EmptyStore {
     async fn document_content(&self, _id: Uuid) -> Result<DocumentContent, Error> {
         Err(Error::NotFound("Document not found".into()))
     }
+}
 
+#[async_trait]
+impl ChunkSearch for EmptyStore {
     async fn nearest_chunks(
         &self,
         _vector: &[f32],
@@ -211,9 +187,10 @@ fn app_with(
     })
     .unwrap();
     let store = Arc::new(EmptyStore::default());
-    let limiter = Arc::new(MemoryRateLimiter::new(config.rate_limit_window));
+    let limiter = Arc::new(MemoryRateLimiter::new(config.http.rate_limit_window));
     let state = AppState::new(
         config,
+        store.clone(),
         store.clone(),
         Arc::new(IdleQueue),
         Some(Arc::new(StubEmbedder)),

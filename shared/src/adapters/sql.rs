@@ -4,7 +4,10 @@
 
 use crate::{
     Error,
-    domain::documents::{Document, DocumentStatus, StatusCounts},
+    domain::{
+        documents::{Document, DocumentStatus, StatusCounts},
+        formats::Format,
+    },
 };
 
 /// The columns `document_from_row` reads, as a literal so queries stay static strings.
@@ -28,10 +31,11 @@ macro_rules! row_readers {
         ) -> Result<$crate::domain::documents::Document, sqlx::Error> {
             use sqlx::Row;
             let status: String = row.try_get("status")?;
+            let format: String = row.try_get("format")?;
             Ok($crate::domain::documents::Document {
                 id: row.try_get("id")?,
                 filename: row.try_get("filename")?,
-                format: row.try_get("format")?,
+                format: $crate::adapters::sql::format(&format)?,
                 file_size: row.try_get("file_size")?,
                 status: $crate::adapters::sql::status(&status)?,
                 is_active: row.try_get("is_active")?,
@@ -79,9 +83,9 @@ macro_rules! row_readers {
         pub(super) fn hit_from_row(
             row: &$row,
             similarity: f32,
-        ) -> Result<$crate::domain::search::ChunkHit, sqlx::Error> {
+        ) -> Result<$crate::domain::ranking::ChunkHit, sqlx::Error> {
             use sqlx::Row;
-            Ok($crate::domain::search::ChunkHit {
+            Ok($crate::domain::ranking::ChunkHit {
                 chunk_id: row.try_get("id")?,
                 document_id: row.try_get("document_id")?,
                 filename: row.try_get("filename")?,
@@ -96,6 +100,11 @@ macro_rules! row_readers {
 pub(crate) fn status(name: &str) -> Result<DocumentStatus, sqlx::Error> {
     DocumentStatus::parse(name)
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown document status {name}").into()))
+}
+
+pub(crate) fn format(name: &str) -> Result<Format, sqlx::Error> {
+    Format::parse(name)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown document format {name}").into()))
 }
 
 /// The counts per status from `SELECT status, count(*) … GROUP BY status`.

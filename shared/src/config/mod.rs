@@ -1,14 +1,19 @@
-//! Configuration from the environment, validated once at start-up.
+//! Configuration from the environment, validated once at start-up, in sections: HTTP, store,
+//! queue, model, worker and operations. Each variable is declared once, with its default, bounds
+//! and meaning, in `variables::VARIABLES`.
 
 mod api_keys;
+pub mod variables;
 
 use std::{
     io::IsTerminal,
     net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
     str::FromStr,
     time::Duration,
 };
 
+use self::variables::{Vars, invalid};
 use crate::Error;
 
 /// How the HTTP server reports its logs.
@@ -51,13 +56,19 @@ pub struct SqsConfig {
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub http: HttpConfig,
+    pub store: StoreConfig,
+    pub queue: QueueConfig,
+    pub model: ModelConfig,
+    pub worker: WorkerConfig,
+    pub ops: OpsConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
     /// The address to listen on: every interface with API keys, loopback only without them.
     pub host: IpAddr,
     pub port: u16,
-    pub database_url: Option<String>,
-    pub redis_url: Option<String>,
-    /// The embedded store's folder, used when `database_url` is unset.
-    pub data_dir: std::path::PathBuf,
     /// Accepted keys; several allow rotation. Empty = authentication disabled.
     pub api_keys: Vec<String>,
     /// Allowed CORS origins; empty = no cross-origin access, `*` = any.
@@ -66,25 +77,49 @@ pub struct Config {
     pub rate_limit_window: Duration,
     pub trust_proxy: TrustProxy,
     pub max_file_size_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub database_url: Option<String>,
+    /// The embedded store's folder, used when `database_url` is unset.
+    pub data_dir: PathBuf,
+    /// pgvector's HNSW candidate list per search (`hnsw.ef_search`): recall against speed.
+    pub hnsw_ef_search: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub redis_url: Option<String>,
+    /// Redis key of the job stream; deployments (or tests) sharing one Redis each use their own.
+    pub queue_name: String,
+    /// A job not heard from for this long is delivered to another worker.
+    pub queue_lease: Duration,
+    /// The SQS queue of jobs (serverless), with its dead-letter queue; takes the place of Redis
+    /// for jobs when set.
+    pub sqs: Option<SqsConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    pub embedding_model_dir: PathBuf,
+    /// Batches embedded at once (tract runs one inference per core).
+    pub embedding_threads: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub conversion_timeout: Duration,
+    /// The most chunks one document may make; more fails it as FILE_TOO_LARGE.
+    pub max_document_chunks: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
     pub log_level: String,
     pub log_format: LogFormat,
     pub alert_webhook_url: Option<reqwest::Url>,
     pub alert_threshold: u32,
-    pub embedding_model_dir: std::path::PathBuf,
-    /// Batches embedded at once (tract runs one inference per core).
-    pub embedding_threads: usize,
-    /// A job not heard from for this long is delivered to another worker.
-    pub queue_lease: Duration,
-    /// Redis key of the job stream; deployments (or tests) sharing one Redis each use their own.
-    pub queue_name: String,
-    /// The SQS queue of jobs (serverless), with its dead-letter queue; takes the place of Redis
-    /// for jobs when set.
-    pub sqs: Option<SqsConfig>,
-    pub conversion_timeout: Duration,
-    /// The most chunks one document may make; more fails it as FILE_TOO_LARGE.
-    pub max_document_chunks: usize,
-    /// pgvector's HNSW candidate list per search (`hnsw.ef_search`): recall against speed.
-    pub hnsw_ef_search: u32,
 }
 
 impl Config {
@@ -94,58 +129,114 @@ impl Config {
 
     /// Builds the config from any variable source, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let var = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let parse = |name: &str, default: u64, min: u64| -> Result<u64, Error> {
-            match var(name) {
-                None => Ok(default),
-                Some(raw) => raw
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n >= min)
-                    .ok_or_else(|| invalid(name, &raw, &format!("an integer ≥ {min}"))),
+        let vars = Vars(lookup);
+        for name in [
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SQS_QUEUE_URL",
+            "SQS_DEAD_LETTER_QUEUE_URL",
+            "SQS_ENDPOINT",
+        ] {
+            if let Some(url) = vars.get(name) {
+                reqwest::Url::parse(&url).map_err(|_| invalid(name, "…", "a URL"))?;
             }
-        };
+        }
+        Ok(Self {
+            http: HttpConfig::from_vars(&vars)?,
+            store: StoreConfig {
+                database_url: vars.get("DATABASE_URL"),
+                data_dir: vars.text("RAGBASE_DATA_DIR").unwrap_or_default().into(),
+                hnsw_ef_search: vars.number("HNSW_EF_SEARCH")? as u32,
+            },
+            queue: QueueConfig::from_vars(&vars)?,
+            model: ModelConfig {
+                embedding_model_dir: vars.text("EMBEDDING_MODEL_DIR").unwrap_or_default().into(),
+                embedding_threads: vars.number_or("EMBEDDING_THREADS", cores())? as usize,
+            },
+            worker: WorkerConfig {
+                conversion_timeout: Duration::from_secs(vars.number("CONVERSION_TIMEOUT_SECS")?),
+                max_document_chunks: vars.number("MAX_DOCUMENT_CHUNKS")? as usize,
+            },
+            ops: OpsConfig::from_vars(&vars)?,
+        })
+    }
+}
 
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-        let port = parse("PORT", 3000, 0)?;
-        let port = u16::try_from(port)
-            .map_err(|_| invalid("PORT", &port.to_string(), "a port number (0–65535)"))?;
-        let api_keys = api_keys::parse(var("API_KEY"))?;
+fn cores() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as u64
+}
+
+impl HttpConfig {
+    fn from_vars(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Self, Error> {
+        let api_keys = api_keys::parse(vars.get("API_KEY"))?;
         // An open API is not put on the network unless HOST says so.
-        let host = match var("HOST") {
+        let host = match vars.get("HOST") {
             Some(raw) => raw.parse().map_err(|_| {
                 invalid("HOST", &raw, "an IP address, such as 0.0.0.0 or 127.0.0.1")
             })?,
             None if api_keys.is_empty() => IpAddr::V4(Ipv4Addr::LOCALHOST),
             None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         };
-        let cors_origins = list(var("CORS_ORIGIN"));
+        let cors_origins = list(vars.get("CORS_ORIGIN"));
         if let Some(bad) = cors_origins.iter().find(|o| !is_origin(o)) {
-            return Err(invalid(
-                "CORS_ORIGIN",
-                bad,
-                "`*` or origins such as https://app.example.com",
-            ));
+            let expected = "`*` or origins such as https://app.example.com";
+            return Err(invalid("CORS_ORIGIN", bad, expected));
         }
-        let log_level = var("LOG_LEVEL").unwrap_or_else(|| "info".into());
+        let trust_proxy = vars.text("TRUST_PROXY").unwrap_or_default();
+        let trust_proxy = trust_proxy
+            .parse()
+            .map_err(|()| invalid("TRUST_PROXY", &trust_proxy, "true, false or a hop count"))?;
+        Ok(Self {
+            host,
+            port: vars.number("PORT")? as u16,
+            api_keys,
+            cors_origins,
+            rate_limit_max: vars.number("RATE_LIMIT_MAX")? as u32,
+            rate_limit_window: Duration::from_millis(vars.number("RATE_LIMIT_WINDOW_MS")?),
+            trust_proxy,
+            max_file_size_bytes: vars.number("MAX_FILE_SIZE_MB")? * 1024 * 1024,
+        })
+    }
+}
+
+impl QueueConfig {
+    fn from_vars(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Self, Error> {
+        let sqs = match (
+            vars.get("SQS_QUEUE_URL"),
+            vars.get("SQS_DEAD_LETTER_QUEUE_URL"),
+        ) {
+            (None, None) => None,
+            (Some(queue_url), Some(dead_letter_queue_url)) => Some(SqsConfig {
+                queue_url,
+                dead_letter_queue_url,
+                endpoint: vars.get("SQS_ENDPOINT"),
+            }),
+            (Some(_), None) => return Err(missing("SQS_DEAD_LETTER_QUEUE_URL", "SQS_QUEUE_URL")),
+            (None, Some(_)) => return Err(missing("SQS_QUEUE_URL", "SQS_DEAD_LETTER_QUEUE_URL")),
+        };
+        Ok(Self {
+            redis_url: vars.get("REDIS_URL"),
+            queue_name: vars.text("QUEUE_NAME").unwrap_or_default(),
+            queue_lease: Duration::from_millis(vars.number("QUEUE_LEASE_MS")?),
+            sqs,
+        })
+    }
+}
+
+impl OpsConfig {
+    fn from_vars(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Self, Error> {
+        let log_level = vars.text("LOG_LEVEL").unwrap_or_default();
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            return Err(invalid(
-                "LOG_LEVEL",
-                &log_level,
-                "a level (error, warn, info, debug, trace) or a filter",
-            ));
+            let expected = "a level (error, warn, info, debug, trace) or a filter";
+            return Err(invalid("LOG_LEVEL", &log_level, expected));
         }
-        let log_format = match var("LOG_FORMAT").as_deref() {
+        let log_format = match vars.get("LOG_FORMAT").as_deref() {
             None => LogFormat::for_stdout(),
             Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
             Some(other) => return Err(invalid("LOG_FORMAT", other, "json or pretty")),
         };
-        let alert_webhook_url = match var("ALERT_WEBHOOK_URL") {
+        let alert_webhook_url = match vars.get("ALERT_WEBHOOK_URL") {
             None => None,
             Some(raw) => Some(
                 reqwest::Url::parse(&raw)
@@ -154,67 +245,11 @@ impl Config {
                     .ok_or_else(|| invalid("ALERT_WEBHOOK_URL", &raw, "an http(s) URL"))?,
             ),
         };
-        let sqs = match (var("SQS_QUEUE_URL"), var("SQS_DEAD_LETTER_QUEUE_URL")) {
-            (None, None) => None,
-            (Some(queue_url), Some(dead_letter_queue_url)) => Some(SqsConfig {
-                queue_url,
-                dead_letter_queue_url,
-                endpoint: var("SQS_ENDPOINT"),
-            }),
-            (Some(_), None) => return Err(missing("SQS_DEAD_LETTER_QUEUE_URL", "SQS_QUEUE_URL")),
-            (None, Some(_)) => return Err(missing("SQS_QUEUE_URL", "SQS_DEAD_LETTER_QUEUE_URL")),
-        };
-        for name in [
-            "DATABASE_URL",
-            "REDIS_URL",
-            "SQS_QUEUE_URL",
-            "SQS_DEAD_LETTER_QUEUE_URL",
-            "SQS_ENDPOINT",
-        ] {
-            if let Some(url) = var(name) {
-                reqwest::Url::parse(&url).map_err(|_| invalid(name, "…", "a URL"))?;
-            }
-        }
-
         Ok(Self {
-            host,
-            port,
-            database_url: var("DATABASE_URL"),
-            redis_url: var("REDIS_URL"),
-            data_dir: var("RAGBASE_DATA_DIR")
-                .unwrap_or_else(|| "data".into())
-                .into(),
-            api_keys,
-            cors_origins,
-            rate_limit_max: u32::try_from(parse("RATE_LIMIT_MAX", 100, 1)?)
-                .map_err(|_| invalid("RATE_LIMIT_MAX", "…", "at most 4294967295"))?,
-            rate_limit_window: Duration::from_millis(parse("RATE_LIMIT_WINDOW_MS", 60_000, 1)?),
-            trust_proxy: var("TRUST_PROXY")
-                .map(|raw| {
-                    raw.parse()
-                        .map_err(|()| invalid("TRUST_PROXY", &raw, "true, false or a hop count"))
-                })
-                .transpose()?
-                .unwrap_or(TrustProxy::None),
-            max_file_size_bytes: parse("MAX_FILE_SIZE_MB", 50, 1)? * 1024 * 1024,
             log_level,
             log_format,
             alert_webhook_url,
-            alert_threshold: u32::try_from(parse("ALERT_THRESHOLD", 10, 1)?)
-                .map_err(|_| invalid("ALERT_THRESHOLD", "…", "at most 4294967295"))?,
-            embedding_model_dir: var("EMBEDDING_MODEL_DIR")
-                .unwrap_or_else(|| "models/all-MiniLM-L6-v2".into())
-                .into(),
-            embedding_threads: parse("EMBEDDING_THREADS", cores, 1)? as usize,
-            queue_lease: Duration::from_millis(parse("QUEUE_LEASE_MS", 30_000, 1_000)?),
-            queue_name: var("QUEUE_NAME").unwrap_or_else(|| "ragbase:jobs".into()),
-            sqs,
-            conversion_timeout: Duration::from_secs(parse("CONVERSION_TIMEOUT_SECS", 120, 1)?),
-            max_document_chunks: parse("MAX_DOCUMENT_CHUNKS", 5_000, 1)? as usize,
-            hnsw_ef_search: Some(parse("HNSW_EF_SEARCH", 100, 1)?)
-                .filter(|n| *n <= 1000)
-                .ok_or_else(|| invalid("HNSW_EF_SEARCH", "…", "an integer from 1 to 1000"))?
-                as u32,
+            alert_threshold: vars.number("ALERT_THRESHOLD")? as u32,
         })
     }
 }
@@ -229,13 +264,6 @@ impl FromStr for TrustProxy {
             hops => hops.parse().map(Self::Hops).map_err(|_| ()),
         }
     }
-}
-
-/// Secrets never reach the message: callers pass `…` for them.
-fn invalid(name: &str, value: &str, expected: &str) -> Error {
-    Error::Config(format!(
-        "{name} is invalid ({value:?}): expected {expected}"
-    ))
 }
 
 fn missing(name: &str, partner: &str) -> Error {
@@ -273,24 +301,32 @@ mod tests {
     #[test]
     fn defaults_follow_the_contract() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.port, 3000);
-        assert_eq!(c.rate_limit_max, 100);
-        assert_eq!(c.rate_limit_window, Duration::from_secs(60));
-        assert_eq!(c.max_file_size_bytes, 50 * 1024 * 1024);
-        assert_eq!(c.log_format, LogFormat::for_stdout());
-        assert_eq!(c.trust_proxy, TrustProxy::None);
-        assert!(c.api_keys.is_empty() && c.database_url.is_none() && c.redis_url.is_none());
+        assert_eq!(c.http.port, 3000);
+        assert_eq!(c.http.rate_limit_max, 100);
+        assert_eq!(c.http.rate_limit_window, Duration::from_secs(60));
+        assert_eq!(c.http.max_file_size_bytes, 50 * 1024 * 1024);
+        assert_eq!(c.ops.log_format, LogFormat::for_stdout());
+        assert_eq!(c.http.trust_proxy, TrustProxy::None);
+        assert!(
+            c.http.api_keys.is_empty()
+                && c.store.database_url.is_none()
+                && c.queue.redis_url.is_none()
+        );
     }
 
     #[test]
     fn an_open_api_listens_on_loopback_unless_host_says_otherwise() {
         let key = ("API_KEY", "k7Qp2vX9mL4sT8wN1bR6yH3j");
-        assert_eq!(config(&[]).unwrap().host.to_string(), "127.0.0.1");
-        assert_eq!(config(&[key]).unwrap().host.to_string(), "0.0.0.0");
+        assert_eq!(config(&[]).unwrap().http.host.to_string(), "127.0.0.1");
+        assert_eq!(config(&[key]).unwrap().http.host.to_string(), "0.0.0.0");
         let exposed = config(&[("HOST", "0.0.0.0")]).unwrap();
-        assert_eq!(exposed.host.to_string(), "0.0.0.0");
+        assert_eq!(exposed.http.host.to_string(), "0.0.0.0");
         assert_eq!(
-            config(&[key, ("HOST", "::1")]).unwrap().host.to_string(),
+            config(&[key, ("HOST", "::1")])
+                .unwrap()
+                .http
+                .host
+                .to_string(),
             "::1"
         );
     }
@@ -335,22 +371,25 @@ mod tests {
         );
         assert!(error_of(&[queue]).starts_with("SQS_DEAD_LETTER_QUEUE_URL is not set"));
         assert!(error_of(&[dead]).starts_with("SQS_QUEUE_URL is not set"));
-        let sqs = config(&[queue, dead]).unwrap().sqs.unwrap();
+        let sqs = config(&[queue, dead]).unwrap().queue.sqs.unwrap();
         assert_eq!((sqs.queue_url.as_str(), sqs.endpoint), (queue.1, None));
     }
 
     #[test]
     fn trust_proxy_accepts_booleans_and_hop_counts() {
         assert_eq!(
-            config(&[("TRUST_PROXY", "true")]).unwrap().trust_proxy,
+            config(&[("TRUST_PROXY", "true")]).unwrap().http.trust_proxy,
             TrustProxy::All
         );
         assert_eq!(
-            config(&[("TRUST_PROXY", "false")]).unwrap().trust_proxy,
+            config(&[("TRUST_PROXY", "false")])
+                .unwrap()
+                .http
+                .trust_proxy,
             TrustProxy::None
         );
         assert_eq!(
-            config(&[("TRUST_PROXY", "2")]).unwrap().trust_proxy,
+            config(&[("TRUST_PROXY", "2")]).unwrap().http.trust_proxy,
             TrustProxy::Hops(2)
         );
     }
@@ -359,7 +398,7 @@ mod tests {
     fn cors_origins_are_exact_origins() {
         let c = config(&[("CORS_ORIGIN", "https://a.example, http://localhost:5173")]).unwrap();
         assert_eq!(
-            c.cors_origins,
+            c.http.cors_origins,
             ["https://a.example", "http://localhost:5173"]
         );
         assert!(config(&[("CORS_ORIGIN", "https://a.example/")]).is_err());

@@ -50,7 +50,26 @@ struct Piece {
 pub fn chunk(blocks: &[Block], max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) -> Chunked {
     let overhead = count_tokens("");
     let tokens_of = |text: &str| count_tokens(text).saturating_sub(overhead);
+    let (markdown, sections) = sections_of(blocks, max_tokens, &tokens_of);
+    let mut chunks = Vec::new();
+    let mut chars = CharCounter::default();
+    for (trail, pieces) in sections {
+        let section = Section {
+            markdown: &markdown,
+            breadcrumbs: trail.iter().map(|(_, t)| t.clone()).collect(),
+            pieces,
+        };
+        section.chunk(max_tokens, count_tokens, &mut chars, &mut chunks);
+    }
+    Chunked { markdown, chunks }
+}
 
+/// The document's Markdown, and its pieces grouped by the heading trail they sit under.
+fn sections_of(
+    blocks: &[Block],
+    max_tokens: usize,
+    tokens_of: &dyn Fn(&str) -> usize,
+) -> (String, Vec<(Trail, Vec<Piece>)>) {
     let mut markdown = String::new();
     let mut sections: Vec<(Trail, Vec<Piece>)> = vec![(Vec::new(), Vec::new())];
     let mut trail: Trail = Vec::new();
@@ -67,45 +86,54 @@ pub fn chunk(blocks: &[Block], max_tokens: usize, count_tokens: &dyn Fn(&str) ->
                 trail.push((level, block.text.trim().to_owned()));
                 // The heading line belongs to the chunk it opens, so searches for it find its section.
                 let tokens = tokens_of(rendered);
+                let end = markdown.len();
+                let page = block.page;
                 sections.push((
                     trail.clone(),
                     vec![Piece {
                         start,
-                        end: markdown.len(),
+                        end,
                         tokens,
-                        page: block.page,
+                        page,
                     }],
                 ));
             }
             kind => {
                 let section = &mut sections.last_mut().expect("one section always exists").1;
                 for (offset, part) in split_units(rendered, kind) {
-                    push_bounded(
-                        section,
-                        start + offset,
-                        part,
-                        block.page,
-                        max_tokens,
-                        &tokens_of,
-                    );
+                    let at = start + offset;
+                    push_bounded(section, at, part, block.page, max_tokens, tokens_of);
                 }
             }
         }
     }
+    (markdown, sections)
+}
 
-    let mut chunks = Vec::new();
-    let mut chars = CharCounter::default();
-    for (trail, pieces) in sections {
-        let breadcrumbs: Vec<String> = trail.iter().map(|(_, t)| t.clone()).collect();
-        let prefix = breadcrumbs.join(" > ");
-        let budget = max_tokens.saturating_sub(
-            overhead
-                + if prefix.is_empty() {
-                    0
-                } else {
-                    tokens_of(&prefix)
-                },
-        );
+/// The pieces under one heading trail, packed into chunks that carry the trail.
+struct Section<'a> {
+    markdown: &'a str,
+    breadcrumbs: Vec<String>,
+    pieces: Vec<Piece>,
+}
+
+impl Section<'_> {
+    fn chunk(
+        &self,
+        max_tokens: usize,
+        count_tokens: &dyn Fn(&str) -> usize,
+        chars: &mut CharCounter,
+        chunks: &mut Vec<Chunk>,
+    ) {
+        let (markdown, pieces) = (self.markdown, &self.pieces);
+        let overhead = count_tokens("");
+        let prefix = self.breadcrumbs.join(" > ");
+        let prefix_tokens = if prefix.is_empty() {
+            0
+        } else {
+            count_tokens(&prefix).saturating_sub(overhead)
+        };
+        let budget = max_tokens.saturating_sub(overhead + prefix_tokens);
         // A trail too deep to leave room for text gives way to the text.
         let (prefix, budget) = if budget < max_tokens / 2 {
             (String::new(), max_tokens - overhead)
@@ -121,29 +149,22 @@ pub fn chunk(blocks: &[Block], max_tokens: usize, count_tokens: &dyn Fn(&str) ->
             }
         };
         let fits = |range: &std::ops::Range<usize>| count_tokens(&input_of(range)) <= max_tokens;
-        for range in pack(&pieces, budget, &fits) {
+        for range in pack(pieces, budget, &fits) {
             let (first, last) = (&pieces[range.start], &pieces[range.end - 1]);
-            let content = markdown[first.start..last.end].to_owned();
-            let embedding_input = input_of(&range);
-            let token_count = pieces[range.clone()]
-                .iter()
-                .map(|p| p.tokens)
-                .sum::<usize>()
-                + overhead;
+            let tokens: usize = pieces[range.clone()].iter().map(|p| p.tokens).sum();
             chunks.push(Chunk {
                 index: chunks.len(),
-                char_start: chars.at(&markdown, first.start),
-                char_end: chars.at(&markdown, last.end),
+                char_start: chars.at(markdown, first.start),
+                char_end: chars.at(markdown, last.end),
                 page: first.page,
-                heading: breadcrumbs.last().cloned(),
-                breadcrumbs: breadcrumbs.clone(),
-                content,
-                embedding_input,
-                token_count,
+                heading: self.breadcrumbs.last().cloned(),
+                breadcrumbs: self.breadcrumbs.clone(),
+                content: markdown[first.start..last.end].to_owned(),
+                embedding_input: input_of(&range),
+                token_count: tokens + overhead,
             });
         }
     }
-    Chunked { markdown, chunks }
 }
 
 /// Groups consecutive pieces into chunks of at most `budget` tokens; a chunk closed for size

@@ -1,13 +1,12 @@
 //! Documents as clients see them, and the validated listing query.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::formats::Format;
 use crate::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DocumentStatus {
     Pending,
     Processing,
@@ -39,12 +38,11 @@ impl DocumentStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     pub id: Uuid,
     pub filename: String,
-    pub format: String,
+    pub format: Format,
     pub file_size: i64,
     pub status: DocumentStatus,
     pub is_active: bool,
@@ -63,9 +61,8 @@ pub enum SortField {
     FileSize,
 }
 
-/// `GET /api/documents` parameters as they arrive, before validation.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A listing as asked (`GET /api/documents`, `ragbase eval`), before validation.
+#[derive(Debug, Default)]
 pub struct RawDocumentQuery {
     pub status: Option<String>,
     pub is_active: Option<String>,
@@ -156,8 +153,7 @@ impl DocumentQuery {
 }
 
 /// Number of documents in each status, over the whole collection.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatusCounts {
     pub pending: i64,
     pub processing: i64,
@@ -177,7 +173,7 @@ impl StatusCounts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocumentPage {
     pub documents: Vec<Document>,
     /// Documents matching the filters, ignoring limit and offset.
@@ -190,14 +186,13 @@ pub struct DocumentPage {
 pub struct NewDocument {
     pub id: Uuid,
     pub filename: String,
-    pub format: super::formats::Format,
+    pub format: Format,
     pub content_hash: [u8; 32],
     pub bytes: Vec<u8>,
 }
 
-/// Where a chunk came from, as clients see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Where a chunk came from: what a citation names.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChunkMetadata {
     pub page: Option<i32>,
     pub heading: Option<String>,
@@ -208,7 +203,7 @@ pub struct ChunkMetadata {
     pub token_count: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredChunk {
     pub id: Uuid,
     pub index: i32,
@@ -216,8 +211,7 @@ pub struct StoredChunk {
     pub metadata: ChunkMetadata,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocumentContent {
     pub document: Document,
     pub processed_content: String,

@@ -1,11 +1,8 @@
 //! What kind of document an upload is: its content decides, its name only breaks ties.
 
-use serde::Serialize;
-
 use crate::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Pdf,
     Docx,

@@ -6,9 +6,9 @@ pub mod documents;
 pub mod failure;
 pub mod filename;
 pub mod formats;
-pub mod pipeline;
 pub mod quality;
-pub mod search;
+pub mod query;
+pub mod ranking;
 pub mod text;
 
 use sha2::{Digest, Sha256};

@@ -2,48 +2,47 @@
 
 use axum::{
     Json,
-    extract::{
-        Multipart, Path, Query, State,
-        rejection::{JsonRejection, QueryRejection},
-    },
+    extract::{Multipart, Path, State},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::AppState;
+use super::{
+    AppState,
+    errors::ApiError,
+    extract::{ApiJson, ApiQuery},
+    types::{
+        AvailabilityAnswer, AvailabilityBody, ContentBody, ContentParams, DeleteAnswer,
+        DocumentBody, ListParams, PageBody, RetryAnswer, UploadAnswer,
+    },
+};
 use crate::{
     Error,
+    app::documents::{retry as retry_document, submit},
     domain::{
-        documents::{
-            Document, DocumentPage, DocumentQuery, NewDocument, RawDocumentQuery, parse_document_id,
-        },
+        documents::{DocumentQuery, NewDocument, parse_document_id},
         filename::validate_filename,
         formats::detect,
     },
-    submit::submit,
 };
 
 pub async fn list(
     State(state): State<AppState>,
-    query: Result<Query<RawDocumentQuery>, QueryRejection>,
-) -> Result<Json<DocumentPage>, Error> {
-    let Query(raw) = query.map_err(|e| Error::Validation(e.body_text()))?;
-    let query = DocumentQuery::parse(raw)?;
-    Ok(Json(state.store.list_documents(&query).await?))
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<PageBody>, ApiError> {
+    let query = DocumentQuery::parse(params.into())?;
+    Ok(Json(state.documents.list_documents(&query).await?.into()))
 }
 
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Document>, Error> {
+) -> Result<Json<DocumentBody>, ApiError> {
     let id = parse_document_id(&id)?;
-    let document = state.store.document(id).await?;
-    document
-        .map(Json)
-        .ok_or_else(|| Error::NotFound("Document not found".into()))
+    let document = state.documents.document(id).await?;
+    let document = document.ok_or_else(|| Error::NotFound("Document not found".into()))?;
+    Ok(Json(document.into()))
 }
 
 /// `POST /api/documents`: one multipart file part, read as it streams in and refused as soon as
@@ -51,22 +50,22 @@ pub async fn get(
 pub async fn upload(
     State(state): State<AppState>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<Response, Error> {
+) -> Result<Response, ApiError> {
     let mut multipart = multipart.map_err(|e| {
         Error::Validation(format!(
             "Expected a multipart/form-data upload: {}",
             e.body_text()
         ))
     })?;
-    let limit = state.config.max_file_size_bytes;
-    let too_large = || Error::PayloadTooLarge {
+    let limit = state.config.http.max_file_size_bytes;
+    let too_large = || ApiError::PayloadTooLarge {
         limit_mb: limit >> 20,
     };
     let read_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
         } else {
-            Error::Validation(format!("Unreadable upload: {}", e.body_text()))
+            Error::Validation(format!("Unreadable upload: {}", e.body_text())).into()
         }
     };
     while let Some(mut field) = multipart.next_field().await.map_err(read_error)? {
@@ -91,82 +90,66 @@ pub async fn upload(
             content_hash: hasher.finalize().into(),
             bytes,
         };
-        let document = submit(state.store.as_ref(), state.queue.as_ref(), new).await?;
-        let body = json!({"id": document.id, "filename": document.filename, "status": document.status, "format": document.format});
-        return Ok((StatusCode::CREATED, Json(body)).into_response());
+        let document = submit(state.documents.as_ref(), state.queue.as_ref(), new).await?;
+        let answer = UploadAnswer {
+            id: document.id,
+            filename: document.filename,
+            status: document.status.as_str(),
+            format: document.format.as_str(),
+        };
+        return Ok((StatusCode::CREATED, Json(answer)).into_response());
     }
-    Err(Error::NoFile)
+    Err(ApiError::NoFile)
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<DeleteAnswer>, ApiError> {
     let id = parse_document_id(&id)?;
-    state.store.delete_document(id).await?;
-    Ok(Json(json!({"id": id, "deleted": true})))
+    state.documents.delete_document(id).await?;
+    Ok(Json(DeleteAnswer { id, deleted: true }))
 }
 
 pub async fn retry(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Error> {
+) -> Result<Json<RetryAnswer>, ApiError> {
     let id = parse_document_id(&id)?;
-    let document = state.store.retry_document(id).await?;
-    state.queue.enqueue(id).await?;
-    Ok(Json(json!({"id": document.id, "status": document.status})))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Availability {
-    is_active: bool,
+    let document = retry_document(state.documents.as_ref(), state.queue.as_ref(), id).await?;
+    let status = document.status.as_str();
+    Ok(Json(RetryAnswer { id, status }))
 }
 
 pub async fn set_availability(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<Availability>, JsonRejection>,
-) -> Result<Json<Value>, Error> {
+    ApiJson(body): ApiJson<AvailabilityBody>,
+) -> Result<Json<AvailabilityAnswer>, ApiError> {
     let id = parse_document_id(&id)?;
-    let Json(body) = body.map_err(|e| {
-        Error::Validation(format!(
-            "Expected {{\"isActive\": true|false}}: {}",
-            e.body_text()
-        ))
-    })?;
-    let document = state.store.set_availability(id, body.is_active).await?;
-    Ok(Json(
-        json!({"id": document.id, "isActive": document.is_active, "updatedAt": document.updated_at}),
-    ))
-}
-
-#[derive(Deserialize)]
-pub struct ContentQuery {
-    format: Option<String>,
+    let document = state.documents.set_availability(id, body.is_active).await?;
+    Ok(Json(AvailabilityAnswer {
+        id,
+        is_active: document.is_active,
+        updated_at: document.updated_at,
+    }))
 }
 
 /// The processed text as Markdown (default), or as JSON with its chunks.
 pub async fn content(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    query: Result<Query<ContentQuery>, QueryRejection>,
-) -> Result<Response, Error> {
+    ApiQuery(params): ApiQuery<ContentParams>,
+) -> Result<Response, ApiError> {
     let id = parse_document_id(&id)?;
-    let Query(query) = query.map_err(|e| Error::Validation(e.body_text()))?;
-    let as_json = match query.format.as_deref() {
+    let as_json = match params.format.as_deref() {
         None | Some("markdown") => false,
         Some("json") => true,
-        Some(_) => return Err(Error::Validation("format must be markdown or json".into())),
+        Some(_) => return Err(Error::Validation("format must be markdown or json".into()).into()),
     };
-    let content = state.store.document_content(id).await?;
+    let content = state.documents.document_content(id).await?;
     if as_json {
-        let d = &content.document;
-        let body = json!({
-            "id": d.id, "filename": d.filename, "format": d.format,
-            "processedContent": content.processed_content, "chunks": content.chunks,
-        });
-        return Ok(Json(body).into_response());
+        return Ok(Json(ContentBody::from(content)).into_response());
     }
     Ok((
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],

@@ -1,4 +1,8 @@
-//! The one place where errors become HTTP responses.
+//! Errors as the API reports them: the core's, and the HTTP layer's own. One table gives every
+//! case its code (what clients switch on), its status and what the client is told; `log_errors`
+//! logs what the client is not told, inside the request's span.
+
+use std::time::Duration;
 
 use axum::{
     Json,
@@ -11,50 +15,95 @@ use serde_json::json;
 
 use crate::Error;
 
-impl Error {
-    pub fn status(&self) -> StatusCode {
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Core(#[from] Error),
+    #[error("Invalid or missing API key")]
+    Unauthorized,
+    #[error("Too many requests, please try again later")]
+    RateLimited {
+        /// The configured window, reported in the body as the original service did.
+        window: Duration,
+        /// Time until this client's window resets (the `Retry-After` header).
+        reset_after: Duration,
+    },
+    #[error("No file was uploaded: send one multipart part named `file`")]
+    NoFile,
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    #[error("Request body exceeds the {limit_mb} MB limit")]
+    PayloadTooLarge { limit_mb: u64 },
+}
+
+/// A case's row: its code, its status, and the message clients get instead of the error's own
+/// words (which may name hosts, SQL or internals).
+type Row = (&'static str, StatusCode, Option<String>);
+
+impl ApiError {
+    fn row(&self) -> Row {
+        use StatusCode as S;
         match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Validation(_)
-            | Self::InvalidId(_)
-            | Self::NoFile
-            | Self::InvalidFormat(_)
-            | Self::InvalidFilename(_)
-            | Self::InvalidStatus(_) => StatusCode::BAD_REQUEST,
-            Self::Duplicate { .. } | Self::NotReady(_) | Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Backend { .. } | Self::Embedding(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Config(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unauthorized => ("UNAUTHORIZED", S::UNAUTHORIZED, None),
+            Self::RateLimited { .. } => ("RATE_LIMITED", S::TOO_MANY_REQUESTS, None),
+            Self::NoFile => ("NO_FILE", S::BAD_REQUEST, None),
+            Self::MethodNotAllowed => ("METHOD_NOT_ALLOWED", S::METHOD_NOT_ALLOWED, None),
+            Self::PayloadTooLarge { .. } => ("FILE_TOO_LARGE", S::PAYLOAD_TOO_LARGE, None),
+            Self::Core(error) => match error {
+                Error::Validation(_) => ("VALIDATION_ERROR", S::BAD_REQUEST, None),
+                Error::InvalidId(_) => ("INVALID_ID", S::BAD_REQUEST, None),
+                Error::InvalidFormat(_) => ("INVALID_FORMAT", S::BAD_REQUEST, None),
+                Error::InvalidFilename(_) => ("INVALID_FILENAME", S::BAD_REQUEST, None),
+                Error::InvalidStatus(_) => ("INVALID_STATUS", S::BAD_REQUEST, None),
+                Error::NotFound(_) => ("NOT_FOUND", S::NOT_FOUND, None),
+                Error::Duplicate { .. } => ("DUPLICATE_FILE", S::CONFLICT, None),
+                Error::NotReady(_) => ("NOT_READY", S::CONFLICT, None),
+                Error::Conflict(_) => ("CONFLICT", S::CONFLICT, None),
+                Error::Backend { backend, .. } => (
+                    "SERVICE_UNAVAILABLE",
+                    S::SERVICE_UNAVAILABLE,
+                    Some(format!("The {backend} is unavailable, please retry later")),
+                ),
+                Error::Embedding(_) => (
+                    "EMBEDDING_SERVICE_ERROR",
+                    S::SERVICE_UNAVAILABLE,
+                    Some("The embedding model could not process the query".into()),
+                ),
+                Error::Internal(_) | Error::Config(_) => (
+                    "INTERNAL_ERROR",
+                    S::INTERNAL_SERVER_ERROR,
+                    Some("Internal server error".into()),
+                ),
+            },
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.row().1
     }
 }
 
-impl IntoResponse for Error {
+/// What `log_errors` logs of an answer whose client was told less than the error says.
+#[derive(Clone)]
+struct Untold {
+    code: &'static str,
+    detail: String,
+}
+
+impl IntoResponse for ApiError {
     fn into_response(self) -> axum::response::Response {
-        let status = self.status();
-        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        let (code, status, public) = self.row();
+        let untold = public.is_some().then(|| Untold {
+            code,
+            detail: self.to_string(),
+        });
+        let message = public.unwrap_or_else(|| self.to_string());
+        let mut body = json!({ "error": code, "message": message });
         match &self {
-            Self::Backend { backend, .. } => {
-                // The detail may name hosts or SQL: log it, tell the client only what failed.
-                tracing::error!(error = %self, "backend failure");
-                body["message"] =
-                    json!(format!("The {backend} is unavailable, please retry later"));
-            }
-            Self::Embedding(_) => {
-                tracing::error!(error = %self, "embedding failure");
-                body["message"] = json!("The embedding model could not process the query");
-            }
-            Self::Internal(_) | Self::Config(_) => {
-                tracing::error!(error = %self, "internal error");
-                body["message"] = json!("Internal server error");
-            }
             Self::RateLimited { window, .. } => {
                 body["retryAfter"] = json!(window.as_millis().to_string())
             }
-            Self::Duplicate { existing_id } => body["existingId"] = json!(existing_id),
+            Self::Core(Error::Duplicate { existing_id }) => body["existingId"] = json!(existing_id),
             _ => {}
         }
         let mut response = (status, Json(body)).into_response();
@@ -64,8 +113,20 @@ impl IntoResponse for Error {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds as u64));
         }
+        if let Some(untold) = untold {
+            response.extensions_mut().insert(untold);
+        }
         response
     }
+}
+
+/// Logs the errors whose detail the client was not told (backend, model and internal failures),
+/// with the request's id from the enclosing span.
+pub async fn log_errors(mut response: Response<Body>) -> Response<Body> {
+    if let Some(Untold { code, detail }) = response.extensions_mut().remove::<Untold>() {
+        tracing::error!(code, error = %detail, "request failed");
+    }
+    response
 }
 
 /// Rewrites the framework's own plain-text or empty error responses (unknown route, wrong method,
@@ -84,13 +145,13 @@ pub async fn json_error_bodies(
         return response;
     }
     let error = match status {
-        StatusCode::NOT_FOUND => Error::NotFound("Route not found".into()),
-        StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
-        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge { limit_mb },
+        StatusCode::NOT_FOUND => Error::NotFound("Route not found".into()).into(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit_mb },
         s if s.is_client_error() => {
-            Error::Validation(s.canonical_reason().unwrap_or("Bad request").into())
+            Error::Validation(s.canonical_reason().unwrap_or("Bad request").into()).into()
         }
-        _ => Error::Internal(format!("{status} from the HTTP stack")),
+        _ => Error::Internal(format!("{status} from the HTTP stack")).into(),
     };
     let (mut parts, _) = response.into_parts();
     let fresh = error.into_response();
@@ -99,5 +160,6 @@ pub async fn json_error_bodies(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    parts.extensions.extend(fresh.extensions().clone());
     Response::from_parts(parts, fresh.into_body())
 }

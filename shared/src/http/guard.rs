@@ -8,13 +8,12 @@ use axum::{
 };
 use subtle::ConstantTimeEq;
 
-use super::{AppState, client_ip::client_ip};
-use crate::Error;
+use super::{AppState, client_ip::client_ip, errors::ApiError};
 
 /// Counts the request against its client's window; over the limit answers 429.
 /// If the counter store fails the request is let through: an outage of Redis must not take the API down.
 pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let client = client_ip(&request, state.config.trust_proxy);
+    let client = client_ip(&request, state.config.http.trust_proxy);
     let window = match state.rate_limiter.hit(&client).await {
         Ok(window) => window,
         Err(e) => {
@@ -22,10 +21,10 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
             return next.run(request).await;
         }
     };
-    let limit = u64::from(state.config.rate_limit_max);
+    let limit = u64::from(state.config.http.rate_limit_max);
     let mut response = if window.count > limit {
-        Error::RateLimited {
-            window: state.config.rate_limit_window,
+        ApiError::RateLimited {
+            window: state.config.http.rate_limit_window,
             reset_after: window.reset_after,
         }
         .into_response()
@@ -48,7 +47,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     if state.api_keys.is_empty() || key_matches(request.headers(), &state.api_keys) {
         next.run(request).await
     } else {
-        Error::Unauthorized.into_response()
+        ApiError::Unauthorized.into_response()
     }
 }
 

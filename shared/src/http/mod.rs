@@ -3,10 +3,12 @@
 mod client_ip;
 mod documents;
 pub mod errors;
+mod extract;
 mod guard;
 pub(crate) mod observe;
 mod probes;
 mod query;
+pub mod types;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration, time::Instant};
 
@@ -14,7 +16,7 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{HeaderName, Method, header},
-    middleware::{from_fn_with_state, map_response_with_state},
+    middleware::{from_fn_with_state, map_response, map_response_with_state},
     routing::{MethodRouter, get, patch, post},
 };
 use tokio::{net::TcpListener, sync::watch};
@@ -27,11 +29,13 @@ use tower_http::{
 };
 use tracing::Level;
 
+use self::errors::ApiError;
+
 use crate::{
     Error,
     alerts::Alerts,
     config::Config,
-    ports::{Embedder, Queue, RateLimiter, ReadinessCheck, Store},
+    ports::{ChunkSearch, DocumentStore, Embedder, Queue, RateLimiter, ReadinessCheck},
     telemetry::Metrics,
 };
 
@@ -42,7 +46,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
+    pub documents: Arc<dyn DocumentStore>,
+    pub chunks: Arc<dyn ChunkSearch>,
     pub queue: Arc<dyn Queue>,
     /// `None` where no route needs it: the Lambda functions other than search do without the model.
     pub embedder: Option<Arc<dyn Embedder>>,
@@ -57,24 +62,27 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         config: Config,
-        store: Arc<dyn Store>,
+        documents: Arc<dyn DocumentStore>,
+        chunks: Arc<dyn ChunkSearch>,
         queue: Arc<dyn Queue>,
         embedder: Option<Arc<dyn Embedder>>,
         rate_limiter: Arc<dyn RateLimiter>,
         readiness: Vec<Arc<dyn ReadinessCheck>>,
     ) -> Self {
         let api_keys = config
+            .http
             .api_keys
             .iter()
             .map(|k| crate::domain::sha256(k.as_bytes()))
             .collect();
         Self {
             alerts: Arc::new(Alerts::new(
-                config.alert_webhook_url.clone(),
-                config.alert_threshold,
+                config.ops.alert_webhook_url.clone(),
+                config.ops.alert_threshold,
             )),
             config: Arc::new(config),
-            store,
+            documents,
+            chunks,
             queue,
             embedder,
             rate_limiter,
@@ -170,7 +178,7 @@ fn api_routes(routes: Routes, state: &AppState) -> Option<Router<AppState>> {
         api
             // Unknown /api paths pass the same gate as real ones, so they reveal nothing to
             // strangers.
-            .fallback(|| async { Error::NotFound("Route not found".into()) })
+            .fallback(|| async { ApiError::from(Error::NotFound("Route not found".into())) })
             // Layers run last-added first: count the request against the limit, then check the
             // key, so key guessing is rate limited too.
             .layer(from_fn_with_state(state.clone(), guard::authenticate))
@@ -178,13 +186,14 @@ fn api_routes(routes: Routes, state: &AppState) -> Option<Router<AppState>> {
     )
 }
 
-/// Request ids, tracing, panics caught, body limits, CORS, metrics and JSON error bodies.
+/// Request ids, tracing, errors logged, JSON error bodies, panics caught, body limits, CORS and
+/// metrics.
 fn with_platform_layers(routes: Router<AppState>, state: AppState) -> Router {
     let config = &state.config;
-    let limit_mb = config.max_file_size_bytes / (1024 * 1024);
+    let limit_mb = config.http.max_file_size_bytes / (1024 * 1024);
     // Multipart framing around the largest allowed file.
     let body_limit =
-        usize::try_from(config.max_file_size_bytes + 1024 * 1024).unwrap_or(usize::MAX);
+        usize::try_from(config.http.max_file_size_bytes + 1024 * 1024).unwrap_or(usize::MAX);
     let request_id = HeaderName::from_static("x-request-id");
 
     routes
@@ -192,6 +201,9 @@ fn with_platform_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(cors(config))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(CatchPanicLayer::new())
+        // Inside the request's span, so an error's log line carries its request id.
+        .layer(map_response_with_state(limit_mb, errors::json_error_bodies))
+        .layer(map_response(errors::log_errors))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &axum::extract::Request| {
@@ -200,17 +212,22 @@ fn with_platform_layers(routes: Router<AppState>, state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(map_response_with_state(limit_mb, errors::json_error_bodies))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }
 
 fn cors(config: &Config) -> CorsLayer {
-    let origins = if config.cors_origins.iter().any(|o| o == "*") {
+    let origins = if config.http.cors_origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(config.cors_origins.iter().filter_map(|o| o.parse().ok()))
+        AllowOrigin::list(
+            config
+                .http
+                .cors_origins
+                .iter()
+                .filter_map(|o| o.parse().ok()),
+        )
     };
     CorsLayer::new()
         .allow_origin(origins)

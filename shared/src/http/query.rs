@@ -1,30 +1,27 @@
 //! `POST /api/query`: semantic or hybrid search over the knowledge base.
 
-use axum::{Json, extract::State, extract::rejection::JsonRejection};
-use serde_json::{Value, json};
+use axum::{Json, extract::State};
 
-use super::AppState;
-use crate::{
-    Error,
-    domain::search::{RawSearchRequest, SearchRequest},
-    search::search,
+use super::{
+    AppState,
+    errors::ApiError,
+    extract::ApiJson,
+    types::{QueryAnswer, QueryBody},
 };
+use crate::{Error, app::search::search, domain::query::SearchRequest};
 
 pub async fn query(
     State(state): State<AppState>,
-    body: Result<Json<RawSearchRequest>, JsonRejection>,
-) -> Result<Json<Value>, Error> {
-    let Json(raw) = body.map_err(|e| {
-        Error::Validation(format!(
-            "Expected a JSON body such as {{\"query\": \"…\", \"topK\": 5}}: {}",
-            e.body_text()
-        ))
-    })?;
-    let request = SearchRequest::parse(raw)?;
+    ApiJson(body): ApiJson<QueryBody>,
+) -> Result<Json<QueryAnswer>, ApiError> {
+    let request = SearchRequest::parse(body.into())?;
     let embedder = state
         .embedder
         .as_ref()
         .ok_or_else(|| Error::Embedding("no embedding model is loaded here".into()))?;
-    let results = search(state.store.as_ref(), embedder, &request).await?;
-    Ok(Json(json!({ "mode": request.mode, "results": results })))
+    let results = search(state.chunks.as_ref(), embedder, &request).await?;
+    Ok(Json(QueryAnswer {
+        mode: request.mode.as_str(),
+        results: results.into_iter().map(Into::into).collect(),
+    }))
 }

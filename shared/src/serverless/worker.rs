@@ -7,10 +7,10 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use super::{emf, secrets};
 use crate::{
     adapters::sqs_queue::JobMessage,
+    app::worker::{Settlement, Worker},
     convert::sandbox::Sandbox,
     telemetry,
     wiring::{Backends, load_embedder},
-    worker::{Settlement, Worker},
 };
 
 /// Runs until the execution environment ends. The binary's `main` must first give
@@ -20,7 +20,7 @@ pub async fn run_worker() -> Result<(), super::Error> {
     telemetry::init_logging(&config);
     let metrics = emf::install_recorder()?;
     let backends = Backends::connect(&config).await?;
-    let sandbox = Sandbox::of_this_executable(config.conversion_timeout)?;
+    let sandbox = Sandbox::of_this_executable(config.worker.conversion_timeout)?;
     let worker = backends.worker(&config, load_embedder(&config)?, sandbox);
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

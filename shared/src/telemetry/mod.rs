@@ -1,4 +1,5 @@
-//! Logs and metrics. Metric names are part of the HTTP contract (DESIGN §3).
+//! Logs and metrics. Metric names are part of the HTTP contract: the original's dashboards and
+//! clients read them, so they never change.
 
 mod log_line;
 
@@ -57,12 +58,12 @@ const EMBEDDING_BUCKETS: &[f64] = &[
 /// Installs the JSON (`log_line`) or pretty log subscriber. Safe to call more than once.
 pub fn init_logging(config: &Config) {
     // PostgreSQL's NOTICEs ("extension already exists, skipping") are not news to an operator.
-    let directives = format!("{},sqlx::postgres::notice=warn", config.log_level);
+    let directives = format!("{},sqlx::postgres::notice=warn", config.ops.log_level);
     let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout);
-    let _ = match config.log_format {
+    let _ = match config.ops.log_format {
         LogFormat::Json => builder
             .fmt_fields(JsonFields::new())
             .event_format(log_line::JsonLine)

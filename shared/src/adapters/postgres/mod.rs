@@ -2,8 +2,10 @@
 
 use std::{str::FromStr, time::Duration};
 
-mod search;
-mod store;
+mod chunk_search;
+mod documents;
+mod processing;
+mod rows;
 
 use async_trait::async_trait;
 use sqlx::{

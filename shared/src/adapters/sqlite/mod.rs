@@ -13,9 +13,11 @@ use std::{
     time::Duration,
 };
 
+mod chunk_search;
+mod documents;
+mod processing;
 mod queue;
-mod search;
-mod store;
+mod rows;
 mod vectors;
 
 use async_trait::async_trait;

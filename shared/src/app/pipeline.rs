@@ -1,9 +1,9 @@
-//! From converted blocks to embedded chunks: clean, judge, chunk, embed. Pure domain logic over
-//! the `Embedder` port; the worker supplies the blocks and stores the result.
+//! From converted blocks to embedded chunks: clean, judge, chunk (the domain's rules), then embed
+//! (the `Embedder` port); the worker supplies the blocks and stores the result.
 
 use std::time::{Duration, Instant};
 
-use super::{
+use crate::domain::{
     blocks::Block,
     chunking::{Chunk, chunk},
     failure::{Failure, FailureCode},

@@ -4,11 +4,17 @@
 use pgvector::Vector;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
-use super::{db_error, store::hit_from_row};
+use async_trait::async_trait;
+
+use super::{PgStore, db_error, rows::hit_from_row};
 use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
-    domain::search::{ChunkHit, Keywords, SearchFilter},
+    domain::{
+        query::{Keywords, SearchFilter},
+        ranking::ChunkHit,
+    },
+    ports::ChunkSearch,
 };
 
 /// A hit from the `HIT_COLUMNS` plus `distance` (cosine distance to the query).
@@ -145,6 +151,28 @@ pub(super) async fn by_keywords(
              JOIN documents d ON d.id = c.document_id ORDER BY r.score DESC, c.id",
         );
     fetch_hits(pool, sql).await
+}
+
+#[async_trait]
+impl ChunkSearch for PgStore {
+    async fn nearest_chunks(
+        &self,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        nearest(&self.pool, vector, filter, limit).await
+    }
+
+    async fn keyword_chunks(
+        &self,
+        keywords: &Keywords,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        by_keywords(&self.pool, keywords, vector, filter, limit).await
+    }
 }
 
 #[cfg(test)]

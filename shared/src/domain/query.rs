@@ -1,24 +1,18 @@
-//! Search requests, the keyword query and reciprocal-rank fusion: the rules every store shares.
+//! A search as asked: the request and its bounds, the filters, and the keyword query every store
+//! renders in its own full-text syntax.
 
-use std::collections::HashMap;
-
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{documents::ChunkMetadata, formats::Format};
+use super::formats::Format;
 use crate::Error;
 
-/// Rank offset of reciprocal-rank fusion (the contract's k = 60): it damps the weight of the very
-/// first ranks so one list cannot outvote the other on a single hit.
-const RRF_K: f64 = 60.0;
 /// Candidates each list contributes to a hybrid fusion (more when `topK` asks for more).
 const HYBRID_DEPTH: usize = 300;
 const MAX_QUERY_CHARS: usize = 1000;
 const MAX_DOCUMENT_IDS: usize = 1000;
 
-/// `POST /api/query` as sent; `SearchRequest::parse` checks it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A search as asked (`POST /api/query`, `ragbase eval`); `SearchRequest::parse` checks it.
+#[derive(Debug, Default)]
 pub struct RawSearchRequest {
     pub query: Option<String>,
     pub top_k: Option<i64>,
@@ -29,11 +23,19 @@ pub struct RawSearchRequest {
     pub min_score: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Semantic,
     Hybrid,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Semantic => "semantic",
+            Self::Hybrid => "hybrid",
+        }
+    }
 }
 
 /// Which documents a search may return, beyond the rule that only COMPLETED, active ones can.
@@ -196,87 +198,14 @@ impl Keywords {
     }
 }
 
-/// A chunk a store found, with its cosine similarity to the query's vector.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChunkHit {
-    pub chunk_id: Uuid,
-    pub document_id: Uuid,
-    pub filename: String,
-    pub content: String,
-    pub similarity: f32,
-    pub metadata: ChunkMetadata,
-}
-
-/// One answer to a search: the chunk and its score in the request's mode (the cosine similarity
-/// for semantic, the fused rank score for hybrid).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SearchResult {
-    pub score: f64,
-    #[serde(flatten)]
-    pub chunk: ChunkHit,
-}
-
-/// Semantic results: the nearest chunks, scored by similarity.
-pub fn semantic(nearest: Vec<ChunkHit>, request: &SearchRequest) -> Vec<SearchResult> {
-    nearest
-        .into_iter()
-        .filter(|hit| {
-            request
-                .min_similarity
-                .is_none_or(|min| hit.similarity >= min)
-        })
-        .take(request.top_k)
-        .map(|chunk| SearchResult {
-            score: f64::from(chunk.similarity),
-            chunk,
-        })
-        .collect()
-}
-
-/// Weighted reciprocal-rank fusion: `alpha/(60+r_vec) + (1-alpha)/(60+r_kw)` with 1-based ranks;
-/// a chunk missing from one list gets nothing from it.
-pub fn fuse(
-    nearest: Vec<ChunkHit>,
-    by_keyword: Vec<ChunkHit>,
-    request: &SearchRequest,
-) -> Vec<SearchResult> {
-    let mut fused: HashMap<Uuid, SearchResult> = HashMap::new();
-    let weighted = [(nearest, request.alpha), (by_keyword, 1.0 - request.alpha)];
-    for (list, weight) in weighted {
-        for (rank, chunk) in list.into_iter().enumerate() {
-            let gain = weight / (RRF_K + rank as f64 + 1.0);
-            fused
-                .entry(chunk.chunk_id)
-                .or_insert(SearchResult { score: 0.0, chunk })
-                .score += gain;
-        }
-    }
-    let mut results: Vec<SearchResult> = fused
-        .into_values()
-        .filter(|r| {
-            request
-                .min_similarity
-                .is_none_or(|min| r.chunk.similarity >= min)
-        })
-        .collect();
-    // Ties (a chunk at the same rank in both lists as another) go to the closer vector.
-    results.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.chunk.similarity.total_cmp(&a.chunk.similarity))
-            .then(a.chunk.chunk_id.cmp(&b.chunk.chunk_id))
-    });
-    results.truncate(request.top_k);
-    results
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The request as a client sends it, through the API's wire type.
     fn request(json: serde_json::Value) -> Result<SearchRequest, Error> {
-        SearchRequest::parse(serde_json::from_value(json).unwrap())
+        let body: crate::http::types::QueryBody = serde_json::from_value(json).unwrap();
+        SearchRequest::parse(body.into())
     }
 
     fn message(json: serde_json::Value) -> String {
@@ -342,54 +271,5 @@ mod tests {
         assert_eq!(unclosed.any, ["wing", "open phrase"]);
         let odd = Keywords::parse(r#"- "" -"" OR"#);
         assert_eq!((odd.any, odd.exclude), (vec!["-".to_owned()], vec![]));
-    }
-
-    fn hit(n: u128, similarity: f32) -> ChunkHit {
-        ChunkHit {
-            chunk_id: Uuid::from_u128(n),
-            document_id: Uuid::from_u128(1000 + n),
-            filename: format!("{n}.txt"),
-            content: String::new(),
-            similarity,
-            metadata: ChunkMetadata {
-                page: None,
-                heading: None,
-                breadcrumbs: vec![],
-                char_start: 0,
-                char_end: 0,
-                chunk_index: 0,
-                token_count: 0,
-            },
-        }
-    }
-
-    fn ids(results: &[SearchResult]) -> Vec<u128> {
-        results.iter().map(|r| r.chunk.chunk_id.as_u128()).collect()
-    }
-
-    #[test]
-    fn fusion_weights_ranks_by_alpha() {
-        let mut r =
-            request(serde_json::json!({"query": "q", "mode": "hybrid", "topK": 3})).unwrap();
-        let nearest = || vec![hit(1, 0.9), hit(2, 0.8), hit(3, 0.7)];
-        let keyword = || vec![hit(3, 0.7), hit(4, 0.1)];
-        let fused = fuse(nearest(), keyword(), &r);
-        // 3 is in both lists: 0.7/63 + 0.3/61 beats 1's 0.7/61.
-        assert_eq!(ids(&fused), vec![3, 1, 2]);
-        assert!((fused[0].score - (0.7 / 63.0 + 0.3 / 61.0)).abs() < 1e-12);
-        r.alpha = 0.0;
-        assert_eq!(ids(&fuse(nearest(), keyword(), &r))[..2], [3, 4]);
-        r.min_similarity = Some(0.75);
-        assert_eq!(ids(&fuse(nearest(), keyword(), &r)), vec![1, 2]);
-    }
-
-    #[test]
-    fn semantic_scores_are_similarities_above_the_floor() {
-        let mut r = request(serde_json::json!({"query": "q", "topK": 2})).unwrap();
-        let found = semantic(vec![hit(1, 0.9), hit(2, 0.5), hit(3, 0.4)], &r);
-        assert_eq!(ids(&found), vec![1, 2]);
-        assert!((found[1].score - 0.5).abs() < 1e-6);
-        r.min_similarity = Some(0.6);
-        assert_eq!(ids(&semantic(vec![hit(1, 0.9), hit(2, 0.5)], &r)), vec![1]);
     }
 }

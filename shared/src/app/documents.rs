@@ -1,15 +1,17 @@
-//! Accepting a document for processing: store it, then queue its job. Shared by the upload route
-//! and `ragbase eval`.
+//! Documents entering processing: a new upload (shared by the upload route and `ragbase eval`),
+//! or a failed one tried again.
+
+use uuid::Uuid;
 
 use crate::{
     Error,
     domain::documents::{Document, NewDocument},
-    ports::{Queue, Store},
+    ports::{DocumentStore, Queue},
 };
 
 /// Stores `new` as PENDING and queues it; `Error::Duplicate` when its content is already known.
 pub async fn submit(
-    store: &dyn Store,
+    store: &dyn DocumentStore,
     queue: &dyn Queue,
     new: NewDocument,
 ) -> Result<Document, Error> {
@@ -19,5 +21,16 @@ pub async fn submit(
         let _ = store.delete_document(document.id).await;
         return Err(e);
     }
+    Ok(document)
+}
+
+/// FAILED → PENDING, queued again; `Error::InvalidStatus` for any other status.
+pub async fn retry(
+    documents: &dyn DocumentStore,
+    queue: &dyn Queue,
+    id: Uuid,
+) -> Result<Document, Error> {
+    let document = documents.retry_document(id).await?;
+    queue.enqueue(id).await?;
     Ok(document)
 }

@@ -1,32 +1,25 @@
-//! The `Store` port on SQLite: the same answers as PostgreSQL's for the same data.
+//! The document routes' role (`DocumentStore`) on SQLite: the same answers as PostgreSQL's for
+//! the same data.
 
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::{QueryBuilder, Row, Sqlite, sqlite::SqliteRow};
 use uuid::Uuid;
 
-use super::{SqliteStore, db_error, encode, search};
+use super::{
+    SqliteStore, db_error,
+    rows::{chunk_from_row, document_from_row},
+};
 use crate::adapters::sql::{
     ensure_completed, not_found, not_retried, status_counts, still_processing,
 };
 use crate::{
     Error,
-    domain::{
-        chunking::Chunk,
-        documents::{
-            Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument, SortField,
-        },
-        failure::Failure,
-        search::{ChunkHit, Keywords, SearchFilter},
+    domain::documents::{
+        Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument, SortField,
     },
-    ports::Store,
+    ports::DocumentStore,
 };
-
-row_readers!(SqliteRow, |row| {
-    // A JSON array of strings (SQLite has no array type).
-    let json: String = sqlx::Row::try_get(row, "breadcrumbs")?;
-    serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-});
 
 fn documents_from_rows(rows: &[SqliteRow]) -> Result<Vec<Document>, Error> {
     rows.iter()
@@ -53,7 +46,7 @@ fn push_filters(sql: &mut QueryBuilder<Sqlite>, query: &DocumentQuery) {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl DocumentStore for SqliteStore {
     async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
         let mut page =
             QueryBuilder::new(concat!("SELECT ", document_columns!(), " FROM documents"));
@@ -149,115 +142,6 @@ impl Store for SqliteStore {
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         document_from_row(&row).map_err(db_error)
-    }
-
-    async fn document_file(&self, id: Uuid) -> Result<Option<Vec<u8>>, Error> {
-        sqlx::query_scalar("SELECT bytes FROM document_files WHERE document_id = ?")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_error)
-    }
-
-    async fn begin_processing(&self, id: Uuid) -> Result<Option<Document>, Error> {
-        sqlx::query(concat!(
-            "UPDATE documents SET status = 'PROCESSING', updated_at = ? ",
-            "WHERE id = ? AND status IN ('PENDING', 'PROCESSING') RETURNING ",
-            document_columns!()
-        ))
-        .bind(Utc::now())
-        .bind(id)
-        .fetch_optional(&self.writer)
-        .await
-        .and_then(|row| row.as_ref().map(document_from_row).transpose())
-        .map_err(db_error)
-    }
-
-    async fn finish_processing(
-        &self,
-        id: Uuid,
-        markdown: &str,
-        chunks: &[(Chunk, Vec<f32>)],
-    ) -> Result<bool, Error> {
-        // The single writer connection serialises this with a concurrent delete.
-        let mut tx = self.writer.begin().await.map_err(db_error)?;
-        let present: Option<Uuid> = sqlx::query_scalar("SELECT id FROM documents WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        if present.is_none() {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM chunks WHERE document_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let ids: Vec<Uuid> = chunks.iter().map(|_| Uuid::new_v4()).collect();
-        // 11 parameters a row: batches stay below SQLite's 32,766 bind limit.
-        for (batch, batch_ids) in chunks.chunks(1000).zip(ids.chunks(1000)) {
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO chunks (id, document_id, chunk_index, content, embedding, page, heading, breadcrumbs, \
-                 char_start, char_end, token_count) ",
-            );
-            insert.push_values(
-                batch.iter().zip(batch_ids),
-                |mut row, ((chunk, vector), chunk_id)| {
-                    row.push_bind(*chunk_id)
-                        .push_bind(id)
-                        .push_bind(chunk.index as i64)
-                        .push_bind(chunk.content.clone())
-                        .push_bind(encode(vector))
-                        .push_bind(chunk.page.map(i64::from))
-                        .push_bind(chunk.heading.clone())
-                        .push_bind(serde_json::to_string(&chunk.breadcrumbs).unwrap_or_default())
-                        .push_bind(chunk.char_start as i64)
-                        .push_bind(chunk.char_end as i64)
-                        .push_bind(chunk.token_count as i64);
-                },
-            );
-            insert.build().execute(&mut *tx).await.map_err(db_error)?;
-        }
-        sqlx::query(
-            "UPDATE documents SET status = 'COMPLETED', chunk_count = ?, processed_content = ?, fail_reason = NULL, \
-             fail_message = NULL, updated_at = ? WHERE id = ?",
-        )
-        .bind(chunks.len() as i64)
-        .bind(markdown)
-        .bind(Utc::now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        // The vectors go in before the commit makes the document searchable; if the commit fails,
-        // they sit unused (searches read only COMPLETED documents) until the next attempt replaces them.
-        self.vectors
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(
-                id,
-                ids.into_iter().zip(chunks.iter().map(|(_, v)| v.clone())),
-            );
-        tx.commit().await.map_err(db_error)?;
-        Ok(true)
-    }
-
-    async fn fail_processing(&self, id: Uuid, failure: &Failure, last: bool) -> Result<(), Error> {
-        sqlx::query(
-            "UPDATE documents SET status = CASE WHEN ?1 THEN 'FAILED' ELSE 'PENDING' END, fail_reason = ?2, \
-             fail_message = ?3, retry_count = retry_count + CASE WHEN ?1 THEN 0 ELSE 1 END, updated_at = ?4 \
-             WHERE id = ?5",
-        )
-        .bind(last)
-        .bind(failure.code.as_str())
-        .bind(&failure.message)
-        .bind(Utc::now())
-        .bind(id)
-        .execute(&self.writer)
-        .await
-        .map(drop)
-        .map_err(db_error)
     }
 
     async fn delete_document(&self, id: Uuid) -> Result<(), Error> {
@@ -361,24 +245,5 @@ impl Store for SqliteStore {
             document,
             chunks,
         })
-    }
-
-    async fn nearest_chunks(
-        &self,
-        vector: &[f32],
-        filter: &SearchFilter,
-        limit: usize,
-    ) -> Result<Vec<ChunkHit>, Error> {
-        search::nearest(self, vector, filter, limit).await
-    }
-
-    async fn keyword_chunks(
-        &self,
-        keywords: &Keywords,
-        vector: &[f32],
-        filter: &SearchFilter,
-        limit: usize,
-    ) -> Result<Vec<ChunkHit>, Error> {
-        search::by_keywords(self, keywords, vector, filter, limit).await
     }
 }

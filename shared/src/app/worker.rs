@@ -9,15 +9,14 @@ use std::{
 
 use tokio::sync::watch;
 
+use super::pipeline;
 use crate::{
     convert::sandbox::Sandbox,
     domain::{
         documents::Document,
         failure::{Failure, FailureCode},
-        formats::Format,
-        pipeline,
     },
-    ports::{Embedder, Job, Queue, Store},
+    ports::{Embedder, Job, ProcessingStore, Queue},
     telemetry::DOCUMENTS_PROCESSED_TOTAL,
 };
 
@@ -25,7 +24,7 @@ use crate::{
 pub const MAX_ATTEMPTS: u32 = 3;
 
 pub struct Worker {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn ProcessingStore>,
     pub queue: Arc<dyn Queue>,
     pub embedder: Arc<dyn Embedder>,
     pub sandbox: Sandbox,
@@ -105,7 +104,7 @@ impl Worker {
         };
         let outcome = self.process(&document).await;
         keep_alive.abort();
-        let format = document.format.clone();
+        let format = document.format.as_str();
         match outcome {
             Ok(chunks) => {
                 tracing::info!(document = %id, chunks, "completed");
@@ -161,13 +160,7 @@ impl Worker {
             .ok_or_else(|| {
                 Failure::new(FailureCode::InternalError, "the stored file is missing")
             })?;
-        let format = Format::parse(&document.format).ok_or_else(|| {
-            Failure::new(
-                FailureCode::UnsupportedFormat,
-                format!("unknown format {}", document.format),
-            )
-        })?;
-        let blocks = self.sandbox.convert(format, bytes).await?;
+        let blocks = self.sandbox.convert(document.format, bytes).await?;
         let converted = started.elapsed();
         let (embedder, max_chunks) = (self.embedder.clone(), self.max_chunks);
         let prepared = tokio::task::spawn_blocking(move || {

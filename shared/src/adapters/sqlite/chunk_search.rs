@@ -6,11 +6,17 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Row, Sqlite, sqlite::SqliteRow};
 use uuid::Uuid;
 
-use super::{SqliteStore, db_error, store::hit_from_row, vectors::Query};
+use async_trait::async_trait;
+
+use super::{SqliteStore, db_error, rows::hit_from_row, vectors::Query};
 use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
-    domain::search::{ChunkHit, Keywords, SearchFilter},
+    domain::{
+        query::{Keywords, SearchFilter},
+        ranking::ChunkHit,
+    },
+    ports::ChunkSearch,
 };
 
 /// PostgreSQL's English stop words (its `english.stop`): the keyword side ignores them there,
@@ -289,6 +295,28 @@ fn fts5_query(keywords: &Keywords) -> Option<String> {
         expression.push_str(&format!(" NOT ({})", exclude.join(" OR ")));
     }
     Some(expression)
+}
+
+#[async_trait]
+impl ChunkSearch for SqliteStore {
+    async fn nearest_chunks(
+        &self,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        nearest(self, vector, filter, limit).await
+    }
+
+    async fn keyword_chunks(
+        &self,
+        keywords: &Keywords,
+        vector: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<ChunkHit>, Error> {
+        by_keywords(self, keywords, vector, filter, limit).await
+    }
 }
 
 #[cfg(test)]

@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use crate::{
     Error,
-    domain::search::{self, Keywords, Mode, SearchRequest, SearchResult},
-    ports::{Embedder, Store},
+    domain::{
+        query::{Keywords, Mode, SearchRequest},
+        ranking::{self, SearchResult},
+    },
+    ports::{ChunkSearch, Embedder},
 };
 
 pub async fn search(
-    store: &dyn Store,
+    store: &dyn ChunkSearch,
     embedder: &Arc<dyn Embedder>,
     request: &SearchRequest,
 ) -> Result<Vec<SearchResult>, Error> {
@@ -20,7 +23,7 @@ pub async fn search(
             let nearest = store
                 .nearest_chunks(&vector, &request.filter, request.top_k)
                 .await?;
-            Ok(search::semantic(nearest, request))
+            Ok(ranking::semantic(nearest, request))
         }
         Mode::Hybrid => {
             let depth = request.hybrid_depth();
@@ -29,7 +32,7 @@ pub async fn search(
                 store.nearest_chunks(&vector, &request.filter, depth),
                 store.keyword_chunks(&keywords, &vector, &request.filter, depth),
             )?;
-            Ok(search::fuse(nearest, by_keyword, request))
+            Ok(ranking::fuse(nearest, by_keyword, request))
         }
     }
 }

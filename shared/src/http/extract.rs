@@ -1,0 +1,38 @@
+//! The JSON body and query string extractors of every route: a malformed one is the API's 400
+//! `VALIDATION_ERROR`, in the contract's JSON body, like any other error.
+
+use axum::{
+    Json,
+    extract::{FromRequest, FromRequestParts, Query, Request},
+    http::request::Parts,
+};
+use serde::de::DeserializeOwned;
+
+use super::errors::ApiError;
+use crate::Error;
+
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<T>::from_request(request, state)
+            .await
+            .map_err(|e| Error::Validation(format!("Invalid JSON body: {}", e.body_text())))?;
+        Ok(Self(value))
+    }
+}
+
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::Validation(e.body_text()))?;
+        Ok(Self(value))
+    }
+}
