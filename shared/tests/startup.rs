@@ -1,34 +1,17 @@
 //! The whole app in process, as `ragbase serve` starts it: the embedded store in a folder of the
-//! test's own, port 0, a stand-in model; served until the test's own shutdown signal.
+//! test's own, the real model, port 0; served until the test's own shutdown signal.
+
+#[path = "common/model.rs"]
+mod model;
 
 use std::sync::Arc;
 
 use ragbase::{
-    Error,
+    adapters::onnx_embedder::OnnxEmbedder,
     config::Config,
-    ports::Embedder,
     startup::{Application, Role},
 };
-use serde_json::Value;
-
-/// One vector for every text: the routes under test need a model, not its meaning.
-struct OneVector;
-
-impl Embedder for OneVector {
-    fn dimensions(&self) -> usize {
-        384
-    }
-    fn max_tokens(&self) -> usize {
-        256
-    }
-    fn count_tokens(&self, text: &str) -> usize {
-        text.split_whitespace().count() + 2
-    }
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error> {
-        let unit = vec![(1.0f32 / 384.0).sqrt(); 384];
-        Ok(texts.iter().map(|_| unit.clone()).collect())
-    }
-}
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn the_app_serves_in_process_on_a_free_port_until_it_is_stopped() {
@@ -44,7 +27,8 @@ async fn the_app_serves_in_process_on_a_free_port_until_it_is_stopped() {
     })
     .unwrap();
     let role = Role::Server { worker: None };
-    let app = Application::build(config, role, false, Arc::new(OneVector))
+    let model = OnnxEmbedder::load(std::path::Path::new(model::model_dir()), 1).unwrap();
+    let app = Application::build(config, role, false, Arc::new(model))
         .await
         .unwrap();
     let base = format!("http://{}", app.address().unwrap());
@@ -62,10 +46,7 @@ async fn the_app_serves_in_process_on_a_free_port_until_it_is_stopped() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        ready["checks"],
-        serde_json::json!({"database": true, "queue": true})
-    );
+    assert_eq!(ready["checks"], json!({"database": true, "queue": true}));
     let listing = client
         .get(format!("{base}/api/documents"))
         .header("x-api-key", key)
@@ -81,6 +62,17 @@ async fn the_app_serves_in_process_on_a_free_port_until_it_is_stopped() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+    // The model embeds the question; an empty knowledge base has nothing to return.
+    let answer = client
+        .post(format!("{base}/api/query"))
+        .header("x-api-key", key)
+        .json(&json!({"query": "how are chunks made?", "mode": "hybrid"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body, json!({"mode": "hybrid", "results": []}));
 
     stop.send(()).unwrap();
     served.await.unwrap().unwrap();

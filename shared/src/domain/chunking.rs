@@ -58,6 +58,7 @@ pub fn chunk(blocks: &[Block], max_tokens: usize, count_tokens: &dyn Fn(&str) ->
             markdown: &markdown,
             breadcrumbs: trail.iter().map(|(_, t)| t.clone()).collect(),
             pieces,
+            overhead,
         };
         section.chunk(max_tokens, count_tokens, &mut chars, &mut chunks);
     }
@@ -115,6 +116,8 @@ struct Section<'a> {
     markdown: &'a str,
     breadcrumbs: Vec<String>,
     pieces: Vec<Piece>,
+    /// The model's special tokens, in every input.
+    overhead: usize,
 }
 
 impl Section<'_> {
@@ -125,8 +128,7 @@ impl Section<'_> {
         chars: &mut CharCounter,
         chunks: &mut Vec<Chunk>,
     ) {
-        let (markdown, pieces) = (self.markdown, &self.pieces);
-        let overhead = count_tokens("");
+        let (markdown, pieces, overhead) = (self.markdown, &self.pieces, self.overhead);
         let prefix = self.breadcrumbs.join(" > ");
         let prefix_tokens = if prefix.is_empty() {
             0

@@ -77,14 +77,10 @@ impl ApiError {
             },
         }
     }
-
-    pub fn status(&self) -> StatusCode {
-        self.row().1
-    }
 }
 
 /// What `log_errors` logs of an answer whose client was told less than the error says.
-#[derive(Clone)]
+#[derive(Clone)] // response extensions are Clone
 struct Untold {
     code: &'static str,
     detail: String,
@@ -154,12 +150,13 @@ pub async fn json_error_bodies(
         _ => Error::Internal(format!("{status} from the HTTP stack")).into(),
     };
     let (mut parts, _) = response.into_parts();
-    let fresh = error.into_response();
+    let (fresh, body) = error.into_response().into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    parts.extensions.extend(fresh.extensions().clone());
-    Response::from_parts(parts, fresh.into_body())
+    // What the error carries for `log_errors`.
+    parts.extensions.extend(fresh.extensions);
+    Response::from_parts(parts, body)
 }
