@@ -1,5 +1,5 @@
 //! Conversion throughput per format over the sample documents (`../shared/data/documents`). Run
-//! with `local/bench-convert`.
+//! with `local/bench/convert`.
 //!
 //! Each file that converts is timed two ways: in this process (the converter alone), and through
 //! the sandbox the worker uses (a `ragbase convert` child under its limits, so process start and

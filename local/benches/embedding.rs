@@ -1,5 +1,5 @@
 //! Embedding throughput of the tract embedder, with onnxruntime on the same model file, the same
-//! inputs and the same thread count measured in the same run. Run with `local/bench-embedding`.
+//! inputs and the same thread count measured in the same run. Run with `local/bench/embedding`.
 //!
 //! Inputs come from the Cranfield collection: "long" = 64 passages that fill the model's
 //! 256-token window, "short" = the 225 development queries (about 20 tokens each).
@@ -27,10 +27,10 @@ fn median_seconds(mut run: impl FnMut()) -> f64 {
 fn main() {
     let model_dir = PathBuf::from(
         std::env::var("EMBEDDING_MODEL_DIR")
-            .expect("EMBEDDING_MODEL_DIR (run local/bench-embedding)"),
+            .expect("EMBEDDING_MODEL_DIR (run local/bench/embedding)"),
     );
     let python = std::env::var("ORT_PYTHON")
-        .expect("ORT_PYTHON: a Python with onnxruntime (run local/bench-embedding)");
+        .expect("ORT_PYTHON: a Python with onnxruntime (run local/bench/embedding)");
     let counter = OnnxEmbedder::load(&model_dir, 1).unwrap();
 
     let words: Vec<String> = common::cranfield_texts("corpus.jsonl")

@@ -1,5 +1,5 @@
 //! Cold starts of the Lambda functions as `cargo lambda build --release` packages them
-//! (`LAMBDA_FUNCTIONS_DIR`, set by `local/bench-lambda`). Each function is started ROUNDS times
+//! (`LAMBDA_FUNCTIONS_DIR`, set by `local/bench/lambda`). Each function is started ROUNDS times
 //! (default 10) against the Runtime API of the tests' support, over real PostgreSQL, Redis,
 //! SQS (moto) and the model. For each start it measures:
 //! - **init**: process start to the function's first poll for an event, what Lambda bills as

@@ -1,5 +1,5 @@
-//! Search latency and HNSW recall at 10k, 100k and 1M chunks. Run with `local/bench-search`
-//! (PostgreSQL) or `local/bench-search --embedded` (the embedded store, whose search is exact).
+//! Search latency and HNSW recall at 10k, 100k and 1M chunks. Run with `local/bench/search`
+//! (PostgreSQL) or `local/bench/search --embedded` (the embedded store, whose search is exact).
 //!
 //! Each scale gets its own database, filled once and reused by later runs: synthetic chunks whose
 //! vectors are real Cranfield abstract embeddings mixed with a second abstract and Gaussian noise
@@ -389,7 +389,7 @@ async fn main() {
         } else {
             let base_url = base_url
                 .as_deref()
-                .expect("DATABASE_URL (run local/bench-search)");
+                .expect("DATABASE_URL (run local/bench/search)");
             (Some(prepare(base_url, chunks, &seeds).await), None)
         };
         let config = Config::from_lookup(|name| match name {

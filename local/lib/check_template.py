@@ -1,4 +1,4 @@
-"""What template.yaml and samconfig.toml promise beyond cfn-lint, for local/check-serverless.
+"""What template.yaml and samconfig.toml promise beyond cfn-lint, for local/check/serverless.
 
     python3 local/lib/check_template.py [TEMPLATE [SAMCONFIG]]
 

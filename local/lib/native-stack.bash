@@ -1,7 +1,7 @@
 # The compose stack's processes, started natively (no Docker engine here): PostgreSQL with
 # pgvector and Redis with AOF from local/services, `ragbase serve --no-worker --migrate` and
 # `ragbase worker`s with the environment and commands that docker-compose.prod.yml gives them.
-# Sourced by local/stack-test and local/bench-stack:
+# Sourced by local/check/stack and local/bench/stack:
 #
 #   source local/lib/native-stack.bash
 #   stack_up BINARY WORKERS [NAME=VALUE...]   (settings for .env)

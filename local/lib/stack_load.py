@@ -1,4 +1,4 @@
-"""A bounded, self-stopping mixed load on a running RAGBase, for local/bench-stack.
+"""A bounded, self-stopping mixed load on a running RAGBase, for local/bench/stack.
 
     python3 local/lib/stack_load.py URL SECONDS PIDS_FILE
 

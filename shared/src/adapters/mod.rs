@@ -1,4 +1,5 @@
-//! Implementations of the ports.
+//! Implementations of the ports: the two SQL stores (`sql/` holds what they share), the Redis,
+//! SQS and embedded queues, the tract embedder and the in-memory rate limiter.
 
 #[macro_use]
 mod sql;

@@ -3,18 +3,29 @@
 use std::{str::FromStr, time::Duration};
 
 mod chunk_search;
+// Compiled once per store, over its own driver (see `sql/documents.rs`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/documents.rs"]
 mod documents;
+// Compiled once per store, over its own driver (see `sql/processing.rs`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/processing.rs"]
 mod processing;
 mod rows;
 
 use async_trait::async_trait;
+use pgvector::Vector;
 use sqlx::{
-    Executor, PgPool,
+    Executor, PgPool, Postgres, QueryBuilder, Transaction,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
+use uuid::Uuid;
 
-use crate::{Error, ports::ReadinessCheck};
+use crate::{Error, domain::chunking::Chunk, ports::ReadinessCheck};
+
+type Db = Postgres;
+type Store = PgStore;
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -25,6 +36,26 @@ pub struct PgStore {
 
 fn db_error(err: sqlx::Error) -> Error {
     Error::backend("database", err)
+}
+
+/// Locks the rows a statement reads until its transaction ends.
+const FOR_UPDATE: &str = " FOR UPDATE";
+
+fn push_filename_filter(sql: &mut QueryBuilder<Postgres>, needle: &str) {
+    let escaped = needle
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    sql.push(" AND filename ILIKE ")
+        .push_bind(format!("%{escaped}%"));
+}
+
+fn encode_vector(vector: &[f32]) -> Vector {
+    Vector::from(vector.to_vec())
+}
+
+fn encode_breadcrumbs(breadcrumbs: &[String]) -> Vec<String> {
+    breadcrumbs.to_vec()
 }
 
 impl PgStore {
@@ -52,6 +83,28 @@ impl PgStore {
             .connect_lazy_with(options);
         Ok(Self { pool })
     }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A read-only transaction on one snapshot (REPEATABLE READ).
+    async fn snapshot(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        let mut snapshot = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *snapshot)
+            .await?;
+        Ok(snapshot)
+    }
+
+    /// Vectors live in the chunks table only: nothing else to keep in step.
+    fn index_vectors(&self, _document: Uuid, _ids: &[Uuid], _chunks: &[(Chunk, Vec<f32>)]) {}
+
+    fn forget_vectors(&self, _document: Uuid) {}
 
     pub async fn migrate(&self) -> Result<(), Error> {
         MIGRATOR

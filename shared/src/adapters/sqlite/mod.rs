@@ -14,7 +14,13 @@ use std::{
 };
 
 mod chunk_search;
+// Compiled once per store, over its own driver (see `sql/documents.rs`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/documents.rs"]
 mod documents;
+// Compiled once per store, over its own driver (see `sql/processing.rs`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/processing.rs"]
 mod processing;
 mod queue;
 mod rows;
@@ -23,7 +29,7 @@ mod vectors;
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use sqlx::{
-    SqlitePool,
+    QueryBuilder, Sqlite, SqlitePool, Transaction,
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -32,7 +38,29 @@ use uuid::Uuid;
 pub use queue::SqliteQueue;
 use vectors::VectorIndex;
 
-use crate::{Error, ports::ReadinessCheck};
+use crate::{Error, domain::chunking::Chunk, ports::ReadinessCheck};
+
+type Db = Sqlite;
+type Store = SqliteStore;
+
+/// No row locks: the single writer connection serialises every write.
+const FOR_UPDATE: &str = "";
+
+fn push_filename_filter(sql: &mut QueryBuilder<Sqlite>, needle: &str) {
+    // instr() takes the needle literally (LIKE would need escaping); lower() folds ASCII.
+    sql.push(" AND instr(lower(filename), ")
+        .push_bind(needle.to_lowercase())
+        .push(") > 0");
+}
+
+fn encode_vector(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// A JSON array of strings (SQLite has no array type).
+fn encode_breadcrumbs(breadcrumbs: &[String]) -> String {
+    serde_json::to_string(breadcrumbs).unwrap_or_default()
+}
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -100,6 +128,34 @@ impl SqliteStore {
         Ok(store)
     }
 
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// A read transaction: one snapshot in WAL mode.
+    async fn snapshot(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.reader.begin().await
+    }
+
+    fn index_vectors(&self, document: Uuid, ids: &[Uuid], chunks: &[(Chunk, Vec<f32>)]) {
+        let vectors = chunks.iter().map(|(_, vector)| vector.clone());
+        self.vectors
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(document, ids.iter().copied().zip(vectors));
+    }
+
+    fn forget_vectors(&self, document: Uuid) {
+        self.vectors
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&document);
+    }
+
     /// The durable queue in this store.
     pub async fn queue(&self, lease: Duration) -> Result<SqliteQueue, Error> {
         SqliteQueue::open(self.writer.clone(), self.reader.clone(), lease).await
@@ -125,10 +181,6 @@ impl SqliteStore {
         *self.vectors.write().unwrap_or_else(|p| p.into_inner()) = index;
         Ok(())
     }
-}
-
-fn encode(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn decode(bytes: &[u8]) -> Vec<f32> {

@@ -1,6 +1,9 @@
 //! What the two SQL stores (PostgreSQL and the embedded SQLite) share: the same tables and
 //! columns, read into the same domain values, and the same answers when a row is missing or in
 //! the wrong state. Only their SQL dialects and column types differ.
+//!
+//! The document and processing roles are written once, in `documents.rs` and `processing.rs`
+//! beside this file; each store compiles them as its own modules, over its own driver.
 
 use crate::{
     Error,

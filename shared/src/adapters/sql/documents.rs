@@ -1,11 +1,17 @@
-//! The document routes' role (`DocumentStore`) on PostgreSQL.
+//! The document routes' role (`DocumentStore`), written once for both SQL stores. Each store
+//! compiles this file as its own module, so every query is checked against that store's driver
+//! and column types. The parent module provides: `Db` (the sqlx database), `Store` (the store
+//! type, with `reader()`, `writer()`, `snapshot()` and `forget_vectors()`), `db_error`,
+//! `push_filename_filter`, `FOR_UPDATE` (the row lock, where the database has one) and `rows`.
+//! Placeholders are `$N`, which both drivers read as the N-th bound value.
 
 use async_trait::async_trait;
+use chrono::Utc;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    PgStore, db_error,
+    Db, FOR_UPDATE, Store, db_error, push_filename_filter,
     rows::{chunk_from_row, document_from_row},
 };
 use crate::adapters::sql::{
@@ -20,8 +26,8 @@ use crate::{
 };
 
 /// Appends the query's filters, shared by the page and its total.
-fn push_filters(sql: &mut QueryBuilder<sqlx::Postgres>, query: &DocumentQuery) {
-    sql.push(" WHERE true");
+fn push_filters(sql: &mut QueryBuilder<Db>, query: &DocumentQuery) {
+    sql.push(" WHERE 1 = 1");
     if let Some(status) = query.status {
         sql.push(" AND status = ").push_bind(status.as_str());
     }
@@ -29,45 +35,42 @@ fn push_filters(sql: &mut QueryBuilder<sqlx::Postgres>, query: &DocumentQuery) {
         sql.push(" AND is_active = ").push_bind(active);
     }
     if let Some(needle) = &query.filename_contains {
-        let escaped = needle
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        sql.push(" AND filename ILIKE ")
-            .push_bind(format!("%{escaped}%"));
+        push_filename_filter(sql, needle);
     }
 }
 
-#[async_trait]
-impl DocumentStore for PgStore {
-    async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
-        let mut page =
-            QueryBuilder::new(concat!("SELECT ", document_columns!(), " FROM documents"));
-        push_filters(&mut page, query);
-        let column = match query.sort_by {
-            SortField::CreatedAt => "created_at",
-            SortField::Filename => "filename",
-            SortField::FileSize => "file_size",
-        };
-        let direction = if query.descending { "DESC" } else { "ASC" };
-        // The id breaks ties so pages never overlap or skip rows.
-        page.push(format_args!(
-            " ORDER BY {column} {direction}, id {direction} LIMIT "
-        ))
-        .push_bind(i64::from(query.limit))
-        .push(" OFFSET ")
-        .push_bind(i64::from(query.offset));
+fn page_query(query: &DocumentQuery) -> QueryBuilder<Db> {
+    let mut page = QueryBuilder::new(concat!("SELECT ", document_columns!(), " FROM documents"));
+    push_filters(&mut page, query);
+    let column = match query.sort_by {
+        SortField::CreatedAt => "created_at",
+        SortField::Filename => "filename",
+        SortField::FileSize => "file_size",
+    };
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    // The id breaks ties so pages never overlap or skip rows.
+    page.push(format_args!(
+        " ORDER BY {column} {direction}, id {direction} LIMIT "
+    ))
+    .push_bind(i64::from(query.limit))
+    .push(" OFFSET ")
+    .push_bind(i64::from(query.offset));
+    page
+}
 
+fn one_document(row: Option<<Db as sqlx::Database>::Row>) -> Result<Document, Error> {
+    row.map(|row| document_from_row(&row).map_err(db_error))
+        .unwrap_or_else(|| Err(not_found()))
+}
+
+#[async_trait]
+impl DocumentStore for Store {
+    async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
         let mut total = QueryBuilder::new("SELECT count(*) FROM documents");
         push_filters(&mut total, query);
-
-        // One snapshot (REPEATABLE READ): the counts always agree with the page.
-        let mut snapshot = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *snapshot)
-            .await
-            .map_err(db_error)?;
-        let rows = page
+        // One snapshot: the counts always agree with the page.
+        let mut snapshot = self.snapshot().await.map_err(db_error)?;
+        let rows = page_query(query)
             .build()
             .fetch_all(&mut *snapshot)
             .await
@@ -83,7 +86,6 @@ impl DocumentStore for PgStore {
         .fetch_all(&mut *snapshot)
         .await
         .map_err(db_error)?;
-
         let documents = rows
             .iter()
             .map(document_from_row)
@@ -103,17 +105,18 @@ impl DocumentStore for PgStore {
             " FROM documents WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .and_then(|row| row.as_ref().map(document_from_row).transpose())
         .map_err(db_error)
     }
 
     async fn create_document(&self, new: NewDocument) -> Result<Document, Error> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        let now = Utc::now();
         let inserted = sqlx::query(concat!(
-            "INSERT INTO documents (id, filename, format, file_size, content_hash) VALUES ($1, $2, $3, $4, $5) ",
-            "ON CONFLICT (content_hash) DO NOTHING RETURNING ",
+            "INSERT INTO documents (id, filename, format, file_size, content_hash, created_at, updated_at) ",
+            "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (content_hash) DO NOTHING RETURNING ",
             document_columns!()
         ))
         .bind(new.id)
@@ -121,6 +124,7 @@ impl DocumentStore for PgStore {
         .bind(new.format.as_str())
         .bind(new.bytes.len() as i64)
         .bind(&new.content_hash[..])
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -146,29 +150,49 @@ impl DocumentStore for PgStore {
     }
 
     async fn delete_document(&self, id: Uuid) -> Result<(), Error> {
-        let status: Option<String> = sqlx::query_scalar(
-            "WITH gone AS (DELETE FROM documents WHERE id = $1 AND status <> 'PROCESSING' RETURNING status) \
-             SELECT coalesce((SELECT status FROM gone), (SELECT status FROM documents WHERE id = $1))",
-        )
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        // The lock makes a worker's pickup wait for this delete, or this delete see its PROCESSING.
+        let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT status FROM documents WHERE id = $1{FOR_UPDATE}"
+        )))
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
         match status.as_deref() {
-            None => Err(not_found()),
-            Some("PROCESSING") => Err(still_processing()),
-            Some(_) => Ok(()),
+            None => return Err(not_found()),
+            Some("PROCESSING") => return Err(still_processing()),
+            Some(_) => {}
         }
+        // Chunks first: SQLite's trigger keeps its full-text index in step.
+        for table in ["chunks", "document_files"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE document_id = $1"
+            )))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        sqlx::query("DELETE FROM documents WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        self.forget_vectors(id);
+        Ok(())
     }
 
     async fn retry_document(&self, id: Uuid) -> Result<Document, Error> {
         let retried = sqlx::query(concat!(
             "UPDATE documents SET status = 'PENDING', retry_count = 0, fail_reason = NULL, fail_message = NULL, ",
-            "updated_at = now() WHERE id = $1 AND status = 'FAILED' RETURNING ",
+            "updated_at = $2 WHERE id = $1 AND status = 'FAILED' RETURNING ",
             document_columns!()
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .bind(Utc::now())
+        .fetch_optional(self.writer())
         .await
         .map_err(db_error)?;
         match retried {
@@ -178,17 +202,17 @@ impl DocumentStore for PgStore {
     }
 
     async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error> {
-        sqlx::query(concat!(
-            "UPDATE documents SET is_active = $2, updated_at = now() WHERE id = $1 RETURNING ",
+        let row = sqlx::query(concat!(
+            "UPDATE documents SET is_active = $2, updated_at = $3 WHERE id = $1 RETURNING ",
             document_columns!()
         ))
         .bind(id)
         .bind(active)
-        .fetch_optional(&self.pool)
+        .bind(Utc::now())
+        .fetch_optional(self.writer())
         .await
-        .map_err(db_error)?
-        .map(|row| document_from_row(&row).map_err(db_error))
-        .unwrap_or_else(|| Err(not_found()))
+        .map_err(db_error)?;
+        one_document(row)
     }
 
     async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error> {
@@ -198,7 +222,7 @@ impl DocumentStore for PgStore {
             " FROM documents WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(db_error)?
         .ok_or_else(not_found)?;
@@ -209,7 +233,7 @@ impl DocumentStore for PgStore {
              FROM chunks WHERE document_id = $1 ORDER BY chunk_index",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(db_error)?
         .iter()
