@@ -3,8 +3,8 @@
     python3 local/lib/check_template.py [TEMPLATE [SAMCONFIG]]
 
 Secrets reach the functions as Secrets Manager ARNs only, each function may read just its own
-secrets, every function can join the VPC, the worker's concurrency is bounded, the dead-letter
-queue raises an alarm, every function's logs expire, `sam build` needs no beta prompt, and the
+secrets, every function can join the VPC, the worker's concurrency is bounded, it takes one
+document per invocation, a scheduled reconciler exists, the dead-letter queue raises an alarm, every function's logs expire, `sam build` needs no beta prompt, and the
 ApiKey pattern takes real keys and refuses weak ones. Exits 1 with one line per problem.
 """
 
@@ -135,6 +135,25 @@ def check_functions(template, functions, errors):
             errors.append(f"{group} (the log group of {name}) needs RetentionInDays")
 
 
+def check_delivery(functions, errors):
+    """One document per worker invocation, so a slow one cannot run another out of time; and a
+    scheduled reconciler, which settles the documents whose message was lost or dead-lettered."""
+    events = [
+        (name, event) for name, f in functions.items() for event in props(f).get("Events", {}).values()
+    ]
+    for name, event in events:
+        if event.get("Type") == "SQS" and props(event).get("BatchSize") != 1:
+            errors.append(f"{name}: its SQS event needs BatchSize: 1")
+    scheduled = [
+        name
+        for name, event in events
+        if event.get("Type") in ("Schedule", "ScheduleV2")
+        and functions[name].get("Metadata", {}).get("BuildProperties", {}).get("Binary") == "reconciler"
+    ]
+    if not scheduled:
+        errors.append("no function runs the reconciler binary on a schedule")
+
+
 def check_dead_letter_alarm(template, errors):
     resources = template.get("Resources", {}).values()
     queues = {
@@ -223,6 +242,7 @@ def main():
         errors.append("no AWS::Serverless::Function")
     check_secrets(template, functions, errors)
     check_functions(template, functions, errors)
+    check_delivery(functions, errors)
     check_dead_letter_alarm(template, errors)
     check_samconfig(samconfig_path, errors)
     check_api_key_pattern(template, errors)

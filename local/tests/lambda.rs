@@ -492,3 +492,44 @@ async fn a_long_running_ragbase_worker_consumes_the_same_sqs_queue() {
         "the message was deleted"
     );
 }
+
+#[tokio::test]
+async fn the_scheduled_reconciler_queues_a_document_whose_message_was_lost() {
+    let deployment = Deployment::new().await;
+    let upload = deployment.start("upload", &[]).await;
+    let reconciler = deployment.start("reconciler", &[]).await;
+    let worker = deployment.start("worker", &[]).await;
+    let id = upload_v2(&upload, "md/with-headers.md").await;
+    // The message is lost (deleted unprocessed), and the document has waited for an hour.
+    let lost = deployment.receive(Duration::from_secs(2)).await;
+    assert_eq!(lost.len(), 1);
+    deployment
+        .sqs
+        .delete_message()
+        .queue_url(&deployment.queue_url)
+        .receipt_handle(lost[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    sqlx::query("UPDATE documents SET updated_at = now() - interval '1 hour' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&mut deployment.db.connect().await)
+        .await
+        .unwrap();
+
+    // What EventBridge Scheduler sends by default.
+    let response = reconciler.invoke(json!({})).await.unwrap();
+    assert_eq!(response, json!({"requeued": 1, "crashed": 0}));
+    let requeued = deployment.receive(Duration::from_secs(2)).await;
+    assert_eq!(requeued.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(requeued[0].body().unwrap()).unwrap(),
+        json!({ "documentId": id })
+    );
+    let response = worker.invoke(sqs_event(&requeued)).await.unwrap();
+    assert!(failed_ids(&response).is_empty(), "{response}");
+    assert_eq!(status_of(&deployment.db, &id).await.0, "COMPLETED");
+    // Nothing is left to do: the next pass finds nothing.
+    let response = reconciler.invoke(json!({})).await.unwrap();
+    assert_eq!(response, json!({"requeued": 0, "crashed": 0}));
+}

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
@@ -12,6 +13,7 @@ use crate::{
         chunking::Chunk,
         documents::{Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument},
         failure::Failure,
+        processing::{Attempt, Pickup, Reconciled},
         query::{Keywords, SearchFilter},
         ranking::ChunkHit,
     },
@@ -25,32 +27,57 @@ pub trait DocumentStore: Send + Sync {
     async fn document(&self, id: Uuid) -> Result<Option<Document>, Error>;
     /// Stores a new PENDING document with its bytes; `Error::Duplicate` when its content is known.
     async fn create_document(&self, new: NewDocument) -> Result<Document, Error>;
-    /// Deletes a document with its bytes and chunks; `Error::Conflict` while it is PROCESSING.
+    /// Deletes a document with its bytes and chunks; `Error::Conflict` while an attempt with a
+    /// live lease processes it.
     async fn delete_document(&self, id: Uuid) -> Result<(), Error>;
-    /// FAILED → PENDING; `Error::InvalidStatus` otherwise.
+    /// FAILED (or PROCESSING past its lease: its worker died) → PENDING, with its attempts
+    /// counted afresh; `Error::InvalidStatus` otherwise.
     async fn retry_document(&self, id: Uuid) -> Result<Document, Error>;
     async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error>;
     /// The processed Markdown and chunks; `Error::NotReady` until COMPLETED.
     async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error>;
 }
 
-/// What the worker needs: a job's uploaded bytes, and its document's way through PROCESSING.
+/// What the worker and the reconciler need: a job's uploaded bytes, and its document's way
+/// through PROCESSING. Every write after the pickup is fenced by the attempt's token.
 #[async_trait]
 pub trait ProcessingStore: Send + Sync {
     /// The uploaded bytes.
     async fn document_file(&self, id: Uuid) -> Result<Option<Vec<u8>>, Error>;
-    /// Marks a PENDING (or abandoned PROCESSING) document PROCESSING; `None` when it is gone or done.
-    async fn begin_processing(&self, id: Uuid) -> Result<Option<Document>, Error>;
-    /// Replaces the document's chunks and marks it COMPLETED, in one transaction.
-    /// `false` when the document was deleted meanwhile.
+    /// Starts an attempt, leased until `lease_until`, on a PENDING document or on a PROCESSING
+    /// one whose lease ran out (its worker died).
+    async fn begin_processing(&self, id: Uuid, lease_until: DateTime<Utc>)
+    -> Result<Pickup, Error>;
+    /// Extends the attempt's lease; `false` once it has been fenced off.
+    async fn renew_processing(
+        &self,
+        attempt: &Attempt,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, Error>;
+    /// Replaces the document's chunks and marks it COMPLETED, in one transaction; `false` when
+    /// the document was deleted or the attempt fenced off meanwhile.
     async fn finish_processing(
         &self,
-        id: Uuid,
+        attempt: &Attempt,
         markdown: &str,
         chunks: &[(Chunk, Vec<f32>)],
     ) -> Result<bool, Error>;
-    /// Records a failed attempt: FAILED when `last`, otherwise PENDING for the next attempt.
-    async fn fail_processing(&self, id: Uuid, failure: &Failure, last: bool) -> Result<(), Error>;
+    /// Records a failed attempt: FAILED when `last`, otherwise PENDING for the next attempt;
+    /// `false` when the attempt was fenced off.
+    async fn fail_processing(
+        &self,
+        attempt: &Attempt,
+        failure: &Failure,
+        last: bool,
+    ) -> Result<bool, Error>;
+    /// The reconciler's pass: documents PROCESSING past their lease, and PENDING ones untouched
+    /// since `pending_before` (their job may be lost), become PENDING again to be queued, unless
+    /// they had `max_attempts` already: those are FAILED as crashed.
+    async fn reconcile(
+        &self,
+        pending_before: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> Result<Reconciled, Error>;
 }
 
 /// What search needs: the chunks of COMPLETED, active documents.
@@ -116,7 +143,8 @@ pub trait Embedder: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub document_id: Uuid,
-    /// 1 for the first try; a crash or a retry counts as an attempt.
+    /// The queue's delivery count, for the backoff; the document's own count of attempts
+    /// (`Attempt::number`) is the one capped.
     pub attempt: u32,
     /// The queue's handle for acknowledging this delivery.
     pub receipt: String,

@@ -97,6 +97,7 @@ impl Backends {
             embedder,
             sandbox,
             lease: config.queue.queue_lease,
+            requeue_pending_after: config.queue.requeue_pending_after,
             max_chunks: config.worker.max_document_chunks,
         }
     }

@@ -8,6 +8,7 @@ mod model;
 pub use model::model_dir;
 pub mod api;
 mod backend;
+pub mod fleet;
 pub mod lambda;
 mod server;
 mod services;

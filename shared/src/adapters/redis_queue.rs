@@ -47,20 +47,8 @@ pub struct RedisQueue {
 impl RedisQueue {
     pub async fn connect(url: &str, name: &str, lease: Duration) -> Result<Self, Error> {
         let reader = Redis::connect(url).await?.connection();
-        let mut commands = Redis::connect(url).await?.connection();
-        let created: Result<(), _> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(name)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async(&mut commands)
-            .await;
-        if let Err(e) = created
-            && e.code() != Some("BUSYGROUP")
-        {
-            return Err(redis_error(e));
-        }
+        let commands = Redis::connect(url).await?.connection();
+        create_group(commands.clone(), name).await?;
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
         let consumer = format!("{host}-{}-{}", std::process::id(), Uuid::new_v4().simple());
         Ok(Self {
@@ -80,7 +68,7 @@ impl RedisQueue {
     }
 
     /// Re-queues jobs whose worker vanished, as their next attempt.
-    async fn reclaim_abandoned(&self) -> Result<(), Error> {
+    async fn reclaim_abandoned(&self) -> Result<(), redis::RedisError> {
         let mut conn = self.commands.clone();
         let reply: redis::streams::StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
             .arg(&self.stream)
@@ -91,8 +79,7 @@ impl RedisQueue {
             .arg("COUNT")
             .arg(10)
             .query_async(&mut conn)
-            .await
-            .map_err(redis_error)?;
+            .await?;
         for entry in reply.claimed {
             if let Some(job) = job_from(&entry.id, &entry.map) {
                 tracing::warn!(document = %job.document_id, attempt = job.attempt, "job abandoned by its worker; queued again");
@@ -102,7 +89,7 @@ impl RedisQueue {
         Ok(())
     }
 
-    async fn requeue(&self, job: &Job, attempt: u32) -> Result<(), Error> {
+    async fn requeue(&self, job: &Job, attempt: u32) -> Result<(), redis::RedisError> {
         let mut conn = self.commands.clone();
         redis::pipe()
             .atomic()
@@ -118,7 +105,57 @@ impl RedisQueue {
             .xdel(&self.stream, &[&job.receipt])
             .query_async::<()>(&mut conn)
             .await
-            .map_err(redis_error)
+    }
+
+    /// Promotes due retries, reclaims abandoned jobs, then waits up to `wait` for the next one.
+    async fn take(&self, wait: Duration) -> Result<Option<Job>, redis::RedisError> {
+        let mut conn = self.commands.clone();
+        self.promote
+            .key(&self.delayed)
+            .key(&self.stream)
+            .arg(now_ms())
+            .invoke_async::<u64>(&mut conn)
+            .await?;
+        self.reclaim_abandoned().await?;
+        let options = redis::streams::StreamReadOptions::default()
+            .group(GROUP, &self.consumer)
+            .count(1)
+            .block(wait.as_millis() as usize);
+        let mut reader = self.reader.clone();
+        let reply: Option<StreamReadReply> = reader
+            .xread_options(&[&self.stream], &[">"], &options)
+            .await?;
+        let entry = reply
+            .and_then(|r| r.keys.into_iter().next())
+            .and_then(|k| k.ids.into_iter().next());
+        match entry {
+            None => Ok(None),
+            Some(entry) => match job_from(&entry.id, &entry.map) {
+                Some(job) => Ok(Some(job)),
+                None => {
+                    // Not a job this code wrote: drop it rather than redeliver it forever.
+                    tracing::error!(entry = %entry.id, "malformed queue entry discarded");
+                    let _: () = conn.xack(&self.stream, GROUP, &[&entry.id]).await?;
+                    Ok(None)
+                }
+            },
+        }
+    }
+}
+
+/// Creates the consumer group (and the stream) unless it exists.
+async fn create_group(mut conn: ConnectionManager, stream: &str) -> Result<(), Error> {
+    let created: Result<(), _> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(GROUP)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await;
+    match created {
+        Err(e) if e.code() != Some("BUSYGROUP") => Err(redis_error(e)),
+        _ => Ok(()),
     }
 }
 
@@ -158,41 +195,15 @@ impl Queue for RedisQueue {
     }
 
     async fn next(&self, wait: Duration) -> Result<Option<Job>, Error> {
-        let mut conn = self.commands.clone();
-        self.promote
-            .key(&self.delayed)
-            .key(&self.stream)
-            .arg(now_ms())
-            .invoke_async::<u64>(&mut conn)
-            .await
-            .map_err(redis_error)?;
-        self.reclaim_abandoned().await?;
-        let options = redis::streams::StreamReadOptions::default()
-            .group(GROUP, &self.consumer)
-            .count(1)
-            .block(wait.as_millis() as usize);
-        let mut reader = self.reader.clone();
-        let reply: Option<StreamReadReply> = reader
-            .xread_options(&[&self.stream], &[">"], &options)
-            .await
-            .map_err(redis_error)?;
-        let entry = reply
-            .and_then(|r| r.keys.into_iter().next())
-            .and_then(|k| k.ids.into_iter().next());
-        match entry {
-            None => Ok(None),
-            Some(entry) => match job_from(&entry.id, &entry.map) {
-                Some(job) => Ok(Some(job)),
-                None => {
-                    // Not a job this code wrote: drop it rather than redeliver it forever.
-                    tracing::error!(entry = %entry.id, "malformed queue entry discarded");
-                    let _: () = conn
-                        .xack(&self.stream, GROUP, &[&entry.id])
-                        .await
-                        .map_err(redis_error)?;
-                    Ok(None)
-                }
-            },
+        match self.take(wait).await {
+            // The stream or its group is gone (a flushed or restarted Redis, a deleted key):
+            // make them again; the reconciler queues the lost jobs.
+            Err(e) if e.code() == Some("NOGROUP") => {
+                tracing::warn!(stream = %self.stream, "the job stream's group is gone; creating it again");
+                create_group(self.commands.clone(), &self.stream).await?;
+                Ok(None)
+            }
+            taken => taken.map_err(redis_error),
         }
     }
 

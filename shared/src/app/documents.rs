@@ -1,5 +1,5 @@
 //! Documents entering processing: a new upload (shared by the upload route and `ragbase eval`),
-//! or a failed one tried again.
+//! or a failed (or abandoned) one tried again.
 
 use uuid::Uuid;
 
@@ -24,13 +24,16 @@ pub async fn submit(
     Ok(document)
 }
 
-/// FAILED → PENDING, queued again; `Error::InvalidStatus` for any other status.
+/// FAILED (or PROCESSING by a worker that died) → PENDING, queued again; `Error::InvalidStatus`
+/// for any other status. When the queue is away, the reconciler queues the document later.
 pub async fn retry(
     documents: &dyn DocumentStore,
     queue: &dyn Queue,
     id: Uuid,
 ) -> Result<Document, Error> {
     let document = documents.retry_document(id).await?;
-    queue.enqueue(id).await?;
+    if let Err(e) = queue.enqueue(id).await {
+        tracing::warn!(document = %id, error = %e, "cannot queue the retry now; the reconciler will");
+    }
     Ok(document)
 }

@@ -3,5 +3,6 @@
 
 pub mod documents;
 pub mod pipeline;
+pub mod reconciler;
 pub mod search;
 pub mod worker;

@@ -19,12 +19,18 @@ pub struct Prepared {
     pub embedding_time: Duration,
 }
 
+/// Texts embedded between two looks at the deadline: enough to keep every thread busy.
+const EMBED_ROUND: usize = 256;
+
 /// `max_chunks` bounds the model's work for one document: a small archive can hold a huge text,
-/// and its hours of embedding would hold up every document queued behind it.
+/// and its hours of embedding would hold up every document queued behind it. With a `deadline`
+/// (a Lambda invocation's end), a document whose embedding will not be done by then fails as
+/// `TIMEOUT` as soon as the pace so far says so.
 pub fn prepare(
     blocks: Vec<Block>,
     embedder: &dyn Embedder,
     max_chunks: usize,
+    deadline: Option<Instant>,
 ) -> Result<Prepared, Failure> {
     let blocks: Vec<Block> = blocks
         .into_iter()
@@ -59,14 +65,46 @@ pub fn prepare(
         .map(|c| c.embedding_input.as_str())
         .collect();
     let started = Instant::now();
-    let vectors = embedder
-        .embed(&inputs)
-        .map_err(|e| Failure::new(FailureCode::InternalError, format!("embedding failed: {e}")))?;
+    let vectors = embed_by(&inputs, embedder, deadline)?;
     Ok(Prepared {
         markdown: chunked.markdown,
         chunks: chunked.chunks.into_iter().zip(vectors).collect(),
         embedding_time: started.elapsed(),
     })
+}
+
+fn embed_by(
+    inputs: &[&str],
+    embedder: &dyn Embedder,
+    deadline: Option<Instant>,
+) -> Result<Vec<Vec<f32>>, Failure> {
+    let started = Instant::now();
+    let mut vectors = Vec::with_capacity(inputs.len());
+    for round in inputs.chunks(EMBED_ROUND) {
+        let embedded = embedder.embed(round).map_err(|e| {
+            Failure::new(FailureCode::InternalError, format!("embedding failed: {e}"))
+        })?;
+        vectors.extend(embedded);
+        let Some(deadline) = deadline else { continue };
+        let needed = started
+            .elapsed()
+            .mul_f64(inputs.len() as f64 / vectors.len() as f64);
+        if vectors.len() < inputs.len() && started + needed > deadline {
+            let allowed = deadline.saturating_duration_since(started);
+            return Err(Failure::new(
+                FailureCode::Timeout,
+                format!(
+                    "embedding its {} chunks needs about {} s, more than the {} s this worker has \
+                     left for it; a long-running worker (ragbase worker) processes documents \
+                     this large",
+                    inputs.len(),
+                    needed.as_secs(),
+                    allowed.as_secs()
+                ),
+            ));
+        }
+    }
+    Ok(vectors)
 }
 
 #[cfg(test)]
@@ -76,9 +114,9 @@ mod tests {
     use super::*;
     use crate::{Error, domain::blocks::BlockKind};
 
-    /// Words as tokens, and a count of the texts it was asked to embed.
+    /// Words as tokens, and a count of the texts it was asked to embed; each call takes `pause`.
     #[derive(Default)]
-    struct CountingEmbedder(AtomicUsize);
+    struct CountingEmbedder(AtomicUsize, Duration);
 
     impl Embedder for CountingEmbedder {
         fn dimensions(&self) -> usize {
@@ -92,6 +130,7 @@ mod tests {
         }
         fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error> {
             self.0.fetch_add(texts.len(), Ordering::Relaxed);
+            std::thread::sleep(self.1);
             Ok(texts.iter().map(|_| vec![1.0]).collect())
         }
     }
@@ -110,13 +149,44 @@ mod tests {
     #[test]
     fn a_document_over_the_chunk_limit_fails_before_the_model_runs() {
         let embedder = CountingEmbedder::default();
-        let prepared = prepare(sections(3), &embedder, 3).unwrap();
+        let prepared = prepare(sections(3), &embedder, 3, None).unwrap();
         assert_eq!(prepared.chunks.len(), 3);
         assert_eq!(embedder.0.load(Ordering::Relaxed), 3);
 
-        let failure = prepare(sections(4), &embedder, 3).unwrap_err();
+        let failure = prepare(sections(4), &embedder, 3, None).unwrap_err();
         assert_eq!(failure.code, FailureCode::FileTooLarge);
         assert!(failure.message.contains("4 chunks"), "{failure}");
         assert_eq!(embedder.0.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_document_the_deadline_cannot_fit_fails_as_timeout_after_one_round() {
+        // Three rounds at 20 ms or more each need 60 ms; 30 ms are left.
+        let embedder = CountingEmbedder(AtomicUsize::new(0), Duration::from_millis(20));
+        let deadline = Instant::now() + Duration::from_millis(30);
+        let failure = prepare(
+            sections(3 * EMBED_ROUND),
+            &embedder,
+            usize::MAX,
+            Some(deadline),
+        )
+        .unwrap_err();
+        assert_eq!(failure.code, FailureCode::Timeout);
+        assert!(
+            failure
+                .message
+                .contains(&format!("{} chunks", 3 * EMBED_ROUND)),
+            "{failure}"
+        );
+        assert_eq!(embedder.0.load(Ordering::Relaxed), EMBED_ROUND);
+
+        let roomy = Instant::now() + Duration::from_secs(60);
+        let prepared = prepare(
+            sections(3 * EMBED_ROUND),
+            &embedder,
+            usize::MAX,
+            Some(roomy),
+        );
+        assert_eq!(prepared.unwrap().chunks.len(), 3 * EMBED_ROUND);
     }
 }

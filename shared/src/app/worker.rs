@@ -1,35 +1,37 @@
 //! The worker: takes jobs from the queue and runs each document through the pipeline.
 //! At-least-once delivery plus an idempotent store (chunks are replaced, never appended) means a
-//! job may run twice but a document never gets its chunks twice.
+//! job may run twice but a document never gets its chunks twice; each attempt's writes are fenced
+//! by its token, so a stale one (its lease ran out and another took over) changes nothing.
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use super::pipeline;
+use super::{pipeline, reconciler};
 use crate::{
     convert::sandbox::Sandbox,
     domain::{
-        documents::Document,
         failure::{Failure, FailureCode},
+        processing::{Attempt, MAX_ATTEMPTS, Pickup},
     },
     ports::{Embedder, Job, ProcessingStore, Queue},
     telemetry::DOCUMENTS_PROCESSED_TOTAL,
 };
-
-/// Tries per job, crashes included; then the job is dead-lettered and the document FAILED.
-pub const MAX_ATTEMPTS: u32 = 3;
 
 pub struct Worker {
     pub store: Arc<dyn ProcessingStore>,
     pub queue: Arc<dyn Queue>,
     pub embedder: Arc<dyn Embedder>,
     pub sandbox: Sandbox,
-    /// How long a job stays leased without a sign of life; renewed at a third of it.
+    /// How long a job stays leased without a sign of life; renewed at a third of it. The
+    /// reconciler runs as often.
     pub lease: Duration,
+    /// How long a PENDING document may go untouched before its job is presumed lost.
+    pub requeue_pending_after: Duration,
     /// The most chunks one document may make (`MAX_DOCUMENT_CHUNKS`).
     pub max_chunks: usize,
 }
@@ -54,9 +56,17 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl Worker {
-    /// Processes jobs until `stop` turns true; the job in hand is finished first.
+    /// Processes jobs until `stop` turns true; the job in hand is finished first. The
+    /// reconciler runs beside it.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) {
         tracing::info!("worker started");
+        let reconciling = tokio::spawn(reconciler::run(
+            self.store.clone(),
+            self.queue.clone(),
+            self.lease,
+            self.requeue_pending_after,
+            stop.clone(),
+        ));
         while !*stop.borrow() {
             let next = tokio::select! {
                 next = self.queue.next(Duration::from_secs(1)) => next,
@@ -64,7 +74,7 @@ impl Worker {
             };
             match next {
                 Ok(Some(job)) => {
-                    let settlement = self.handle(&job).await;
+                    let settlement = self.handle(&job, None).await;
                     self.settle(&job, settlement).await;
                 }
                 Ok(None) => {}
@@ -74,61 +84,111 @@ impl Worker {
                 }
             }
         }
+        let _ = reconciling.await;
         tracing::info!("worker stopped");
     }
 
+    fn lease_until(&self) -> DateTime<Utc> {
+        Utc::now() + self.lease
+    }
+
     /// Processes one delivery and says what the queue should do with it; `settle` does that.
-    /// While it works, the job's lease is renewed.
-    pub async fn handle(&self, job: &Job) -> Settlement {
+    /// While it works, the leases (the job's and the attempt's) are renewed. A document that
+    /// cannot be embedded by `deadline` fails as `TIMEOUT`.
+    pub async fn handle(&self, job: &Job, deadline: Option<Instant>) -> Settlement {
         let id = job.document_id;
-        let document = match self.store.begin_processing(id).await {
-            // Deleted, or already finished by an earlier delivery: nothing to do.
-            Ok(None) => return Settlement::Complete,
-            Ok(Some(document)) => document,
+        let attempt = match self.store.begin_processing(id, self.lease_until()).await {
+            Ok(Pickup::Started(attempt)) => attempt,
+            // Settled already, or held by a live attempt whose own delivery settles the job.
+            Ok(Pickup::Settled | Pickup::Held) => return Settlement::Complete,
             Err(e) => {
                 tracing::warn!(document = %id, error = %e, "cannot start the job; it will be retried");
                 return Settlement::RetryAfter(backoff(job.attempt));
             }
         };
-        tracing::info!(document = %id, attempt = job.attempt, filename = %document.filename, "processing");
-        let keep_alive = {
-            let (queue, job, every) = (self.queue.clone(), job.clone(), self.lease / 3);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    if let Err(e) = queue.keep_alive(&job).await {
-                        tracing::warn!(error = %e, "cannot renew the job's lease");
-                    }
-                }
-            })
-        };
-        let outcome = self.process(&document).await;
+        if attempt.number > MAX_ATTEMPTS {
+            // Every earlier attempt ended without a verdict: each one's worker died.
+            return self
+                .conclude(job, &attempt, Err(Failure::crashed(MAX_ATTEMPTS)))
+                .await;
+        }
+        tracing::info!(document = %id, attempt = attempt.number, filename = %attempt.document.filename, "processing");
+        let keep_alive = tokio::spawn(self.keep_alive(job, &attempt));
+        let outcome = self.process(&attempt, deadline).await;
         keep_alive.abort();
-        let format = document.format.as_str();
-        match outcome {
+        self.conclude(job, &attempt, outcome).await
+    }
+
+    /// Renews the attempt's lease with the store and the job's with the queue, until aborted or
+    /// fenced off.
+    fn keep_alive(&self, job: &Job, attempt: &Attempt) -> impl Future<Output = ()> + use<> {
+        let (queue, store, job, attempt) = (
+            self.queue.clone(),
+            self.store.clone(),
+            job.clone(),
+            attempt.clone(),
+        );
+        let (lease, every) = (self.lease, self.lease / 3);
+        async move {
+            loop {
+                tokio::time::sleep(every).await;
+                // The attempt's lease first, so it always runs out before the job's: the next
+                // delivery then finds it over and takes the document.
+                match store.renew_processing(&attempt, Utc::now() + lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(document = %job.document_id, "another attempt took over; this one's result will be dropped");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot renew the attempt's lease"),
+                }
+                if let Err(e) = queue.keep_alive(&job).await {
+                    tracing::warn!(error = %e, "cannot renew the job's lease");
+                }
+            }
+        }
+    }
+
+    /// Records the attempt's outcome (`Ok(chunks)` or its failure) and says what to tell the queue.
+    async fn conclude(
+        &self,
+        job: &Job,
+        attempt: &Attempt,
+        outcome: Result<usize, Failure>,
+    ) -> Settlement {
+        let (id, format) = (attempt.document.id, attempt.document.format.as_str());
+        let failure = match outcome {
             Ok(chunks) => {
                 tracing::info!(document = %id, chunks, "completed");
                 metrics::counter!(DOCUMENTS_PROCESSED_TOTAL, "status" => "COMPLETED", "format" => format).increment(1);
-                Settlement::Complete
+                return Settlement::Complete;
             }
-            Err(failure) => {
-                let last = failure.code.is_permanent() || job.attempt >= MAX_ATTEMPTS;
-                tracing::warn!(document = %id, attempt = job.attempt, last, %failure, "processing failed");
-                if let Err(e) = self.store.fail_processing(id, &failure, last).await {
-                    // The store is away: leave the job leased so it is delivered again later.
-                    tracing::error!(document = %id, error = %e, "cannot record the failure");
-                    return Settlement::LeaveLeased;
-                }
-                if !last {
-                    return Settlement::RetryAfter(backoff(job.attempt));
-                }
-                metrics::counter!(DOCUMENTS_PROCESSED_TOTAL, "status" => "FAILED", "format" => format).increment(1);
-                if failure.code.is_permanent() {
-                    Settlement::Complete
-                } else {
-                    Settlement::DeadLetter(failure.to_string())
-                }
+            Err(failure) => failure,
+        };
+        let last = failure.code.is_permanent() || attempt.number >= MAX_ATTEMPTS;
+        tracing::warn!(document = %id, attempt = attempt.number, last, %failure, "processing failed");
+        match self.store.fail_processing(attempt, &failure, last).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(document = %id, "deleted, retried or taken over meanwhile; the failure is dropped");
+                return Settlement::Complete;
             }
+            Err(e) => {
+                // The store is away: leave the job leased so it is delivered again later.
+                tracing::error!(document = %id, error = %e, "cannot record the failure");
+                return Settlement::LeaveLeased;
+            }
+        }
+        if !last {
+            return Settlement::RetryAfter(backoff(job.attempt));
+        }
+        metrics::counter!(DOCUMENTS_PROCESSED_TOTAL, "status" => "FAILED", "format" => format)
+            .increment(1);
+        match failure.code {
+            FailureCode::InternalError | FailureCode::ProcessingCrashed => {
+                Settlement::DeadLetter(failure.to_string())
+            }
+            _ => Settlement::Complete,
         }
     }
 
@@ -147,8 +207,12 @@ impl Worker {
     }
 
     /// Converts in the sandbox, then cleans, chunks and embeds on a blocking thread, then stores.
-    async fn process(&self, document: &Document) -> Result<usize, Failure> {
-        let started = Instant::now();
+    async fn process(
+        &self,
+        attempt: &Attempt,
+        deadline: Option<Instant>,
+    ) -> Result<usize, Failure> {
+        let (started, document) = (Instant::now(), &attempt.document);
         let internal = |what: &str, e: &dyn std::fmt::Display| {
             Failure::new(FailureCode::InternalError, format!("{what}: {e}"))
         };
@@ -164,14 +228,14 @@ impl Worker {
         let converted = started.elapsed();
         let (embedder, max_chunks) = (self.embedder.clone(), self.max_chunks);
         let prepared = tokio::task::spawn_blocking(move || {
-            pipeline::prepare(blocks, embedder.as_ref(), max_chunks)
+            pipeline::prepare(blocks, embedder.as_ref(), max_chunks, deadline)
         })
         .await
         .map_err(|e| internal("the pipeline crashed", &e))??;
         let prepared_at = started.elapsed();
         let stored = self
             .store
-            .finish_processing(document.id, &prepared.markdown, &prepared.chunks)
+            .finish_processing(attempt, &prepared.markdown, &prepared.chunks)
             .await
             .map_err(|e| internal("cannot store the chunks", &e))?;
         let ms = |d: Duration| d.as_millis() as u64;
@@ -185,7 +249,7 @@ impl Worker {
             "phases"
         );
         if !stored {
-            tracing::info!(document = %document.id, "deleted while processing; result dropped");
+            tracing::info!(document = %document.id, "deleted, retried or taken over meanwhile; the result is dropped");
         }
         Ok(prepared.chunks.len())
     }

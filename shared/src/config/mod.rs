@@ -95,6 +95,9 @@ pub struct QueueConfig {
     pub queue_name: String,
     /// A job not heard from for this long is delivered to another worker.
     pub queue_lease: Duration,
+    /// A PENDING document untouched this long is queued again by the reconciler (its job may
+    /// be lost; a duplicate finds the document settled).
+    pub requeue_pending_after: Duration,
     /// The SQS queue of jobs (serverless), with its dead-letter queue; takes the place of Redis
     /// for jobs when set.
     pub sqs: Option<SqsConfig>,
@@ -218,6 +221,7 @@ impl QueueConfig {
             redis_url: vars.get("REDIS_URL"),
             queue_name: vars.text("QUEUE_NAME").unwrap_or_default(),
             queue_lease: Duration::from_millis(vars.number("QUEUE_LEASE_MS")?),
+            requeue_pending_after: Duration::from_millis(vars.number("REQUEUE_PENDING_AFTER_MS")?),
             sqs,
         })
     }

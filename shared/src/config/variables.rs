@@ -125,7 +125,13 @@ pub const VARIABLES: &[Variable] = &[
         "QUEUE_LEASE_MS",
         Some("30000"),
         (1000, u64::MAX),
-        "Silence after which a job is redelivered",
+        "Silence after which a job is redelivered; the reconciler runs as often",
+    ),
+    number(
+        "REQUEUE_PENDING_AFTER_MS",
+        Some("600000"),
+        (1000, u64::MAX),
+        "Age at which an untouched PENDING document's job is presumed lost and queued again",
     ),
     text(
         "SQS_QUEUE_URL",

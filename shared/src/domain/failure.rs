@@ -16,6 +16,8 @@ pub enum FailureCode {
     TextTooShort,
     ExcessiveNoise,
     Timeout,
+    /// Every attempt stopped without a result: the worker crashed, was killed, or ran out of time.
+    ProcessingCrashed,
     InternalError,
 }
 
@@ -30,6 +32,7 @@ impl FailureCode {
             Self::TextTooShort => "TEXT_TOO_SHORT",
             Self::ExcessiveNoise => "EXCESSIVE_NOISE",
             Self::Timeout => "TIMEOUT",
+            Self::ProcessingCrashed => "PROCESSING_CRASHED",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -52,6 +55,18 @@ impl Failure {
             code,
             message: message.into(),
         }
+    }
+
+    /// The verdict when `attempts` pickups all ended without one.
+    pub fn crashed(attempts: u32) -> Self {
+        Self::new(
+            FailureCode::ProcessingCrashed,
+            format!(
+                "processing stopped without a result at each of {attempts} attempts (the worker \
+                 crashed, was killed or ran out of time); retry it, or look for the cause in the \
+                 worker's log"
+            ),
+        )
     }
 }
 

@@ -6,6 +6,7 @@ pub mod documents;
 pub mod failure;
 pub mod filename;
 pub mod formats;
+pub mod processing;
 pub mod quality;
 pub mod query;
 pub mod ranking;

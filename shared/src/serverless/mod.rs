@@ -1,9 +1,10 @@
 //! The AWS Lambda runtime. The HTTP functions serve their share of the routes to API Gateway
 //! (REST v1 and HTTP API v2 events) through `lambda_http`; the worker handles SQS batches through
-//! `lambda_runtime`. Ports are built once per execution environment, at init, and every
+//! `lambda_runtime`, and the reconciler its scheduled events. Ports are built once per execution environment, at init, and every
 //! invocation reuses them.
 
 mod emf;
+mod reconciler;
 mod secrets;
 mod worker;
 
@@ -23,6 +24,7 @@ use crate::{
 };
 /// What a function's `main` returns when init or the runtime fails (Lambda logs it).
 pub use lambda_http::Error;
+pub use reconciler::run_reconciler;
 pub use worker::run_worker;
 
 /// Serves `routes` until the execution environment ends. `model`: load the embedding model at

@@ -1,5 +1,9 @@
 //! The SQS-triggered worker: each message of a batch is one job. Only the messages that should
-//! be tried again are reported failed (`batchItemFailures`), so SQS redelivers just those.
+//! be tried again are reported failed (`batchItemFailures`), so SQS redelivers just those. A
+//! document is given the invocation's remaining time less `STORE_RESERVE`; one that cannot be
+//! embedded in it fails as `TIMEOUT` before Lambda's timeout ends the invocation.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -24,7 +28,7 @@ pub async fn run_worker() -> Result<(), super::Error> {
     let worker = backends.worker(&config, load_embedder(&config)?, sandbox);
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let response = handle_batch(worker, event.payload).await;
+        let response = handle_batch(worker, event.payload, deadline(event.context.deadline)).await;
         // The batch's document metrics, before Lambda may freeze the environment.
         metrics.flush(std::io::stdout().lock())?;
         Ok::<_, super::Error>(response)
@@ -32,11 +36,23 @@ pub async fn run_worker() -> Result<(), super::Error> {
     .await
 }
 
-pub async fn handle_batch(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
+/// Time kept back from a document's processing to store its chunks and settle its message.
+const STORE_RESERVE: Duration = Duration::from_secs(30);
+
+/// When processing must be done: the invocation's deadline (ms since the epoch) less the reserve.
+fn deadline(invocation_deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let remaining = Duration::from_millis(invocation_deadline_ms.saturating_sub(now_ms));
+    Instant::now() + remaining.saturating_sub(STORE_RESERVE)
+}
+
+pub async fn handle_batch(worker: &Worker, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in event.records {
         let id = message.message_id.clone().unwrap_or_default();
-        if !handle_message(worker, message).await {
+        if !handle_message(worker, message, deadline).await {
             response.add_failure(id);
         }
     }
@@ -44,7 +60,7 @@ pub async fn handle_batch(worker: &Worker, event: SqsEvent) -> SqsBatchResponse 
 }
 
 /// Whether the message is done with (and SQS may delete it).
-async fn handle_message(worker: &Worker, message: SqsMessage) -> bool {
+async fn handle_message(worker: &Worker, message: SqsMessage, deadline: Instant) -> bool {
     let Some(job) = JobMessage::job(
         message.body.as_deref().unwrap_or_default(),
         message
@@ -57,7 +73,7 @@ async fn handle_message(worker: &Worker, message: SqsMessage) -> bool {
         tracing::warn!(message = message.message_id, "a message that is not a job");
         return false;
     };
-    match worker.handle(&job).await {
+    match worker.handle(&job, Some(deadline)).await {
         Settlement::Complete => true,
         // Sent to the dead-letter queue with its reason, and deleted.
         dead @ Settlement::DeadLetter(_) => {

@@ -50,6 +50,15 @@ fn push_filename_filter(sql: &mut QueryBuilder<Postgres>, needle: &str) {
         .push_bind(format!("%{escaped}%"));
 }
 
+/// One reconciler at a time across processes: the others skip their pass.
+async fn take_reconciler_lock(
+    tx: &mut Transaction<'static, Postgres>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('ragbase.reconciler'))")
+        .fetch_one(&mut **tx)
+        .await
+}
+
 fn encode_vector(vector: &[f32]) -> Vector {
     Vector::from(vector.to_vec())
 }

@@ -151,18 +151,19 @@ impl DocumentStore for Store {
 
     async fn delete_document(&self, id: Uuid) -> Result<(), Error> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
-        // The lock makes a worker's pickup wait for this delete, or this delete see its PROCESSING.
-        let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT status FROM documents WHERE id = $1{FOR_UPDATE}"
+        // The lock makes a worker's pickup wait for this delete, or this delete see its lease.
+        let held: Option<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT coalesce(status = 'PROCESSING' AND lease_until >= $2, false) FROM documents WHERE id = $1{FOR_UPDATE}"
         )))
         .bind(id)
+        .bind(Utc::now())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        match status.as_deref() {
+        match held {
             None => return Err(not_found()),
-            Some("PROCESSING") => return Err(still_processing()),
-            Some(_) => {}
+            Some(true) => return Err(still_processing()),
+            Some(false) => {}
         }
         // Chunks first: SQLite's trigger keeps its full-text index in step.
         for table in ["chunks", "document_files"] {
@@ -186,8 +187,10 @@ impl DocumentStore for Store {
 
     async fn retry_document(&self, id: Uuid) -> Result<Document, Error> {
         let retried = sqlx::query(concat!(
-            "UPDATE documents SET status = 'PENDING', retry_count = 0, fail_reason = NULL, fail_message = NULL, ",
-            "updated_at = $2 WHERE id = $1 AND status = 'FAILED' RETURNING ",
+            "UPDATE documents SET status = 'PENDING', retry_count = 0, attempts = 0, fail_reason = NULL, ",
+            "fail_message = NULL, processing_token = NULL, lease_until = NULL, processing_started_at = NULL, ",
+            "updated_at = $2 WHERE id = $1 AND (status = 'FAILED' OR (status = 'PROCESSING' AND lease_until < $2)) ",
+            "RETURNING ",
             document_columns!()
         ))
         .bind(id)

@@ -126,7 +126,11 @@ pub(super) fn not_found() -> Error {
 }
 
 pub(super) fn still_processing() -> Error {
-    Error::Conflict("The document is being processed; delete it when it is done".into())
+    Error::Conflict(
+        "The document is being processed; delete it when it is done (or once its worker stops \
+         renewing its lease)"
+            .into(),
+    )
 }
 
 /// Why a retry did not happen: the document is gone, or not FAILED.
@@ -134,7 +138,7 @@ pub(super) fn not_retried(document: Option<Document>) -> Error {
     match document {
         None => not_found(),
         Some(d) => Error::InvalidStatus(format!(
-            "Only FAILED documents can be retried; this one is {}",
+            "Only FAILED documents, or PROCESSING ones whose worker stopped, can be retried; this one is {}",
             d.status.as_str()
         )),
     }

@@ -53,6 +53,11 @@ fn push_filename_filter(sql: &mut QueryBuilder<Sqlite>, needle: &str) {
         .push(") > 0");
 }
 
+/// One process owns the store: its reconciler is the only one.
+async fn take_reconciler_lock(_tx: &mut Transaction<'static, Sqlite>) -> Result<bool, sqlx::Error> {
+    Ok(true)
+}
+
 fn encode_vector(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -113,6 +118,12 @@ impl SqliteStore {
             .await
             .map_err(|e| config_error(format!("cannot open {shown}/ragbase.db: {e}")))?;
         MIGRATOR.run(&writer).await.map_err(db_error)?;
+        // This process owns the store now: the attempts of the last one have no worker left.
+        sqlx::query("UPDATE documents SET lease_until = $1 WHERE status = 'PROCESSING'")
+            .bind(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH)
+            .execute(&writer)
+            .await
+            .map_err(db_error)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
