@@ -195,7 +195,11 @@ async fn prepare(
             .unwrap();
     }
     let url = url_for(base_url, &database);
-    PgStore::connect(&url, 40).unwrap().migrate().await.unwrap();
+    PgStore::connect(&url, 40, Duration::from_secs(600))
+        .unwrap()
+        .migrate()
+        .await
+        .unwrap();
     let mut conn = PgConnection::connect(&url).await.unwrap();
     let indexed: bool = sqlx::query_scalar(
         "SELECT (SELECT chunks FROM chunk_totals) = $1 \
@@ -309,7 +313,7 @@ async fn latencies(base: &str, queries: &[String], mode: &str, rounds: usize) ->
 
 /// Mean share of the exact ten nearest chunks that the HNSW search returns.
 async fn recall_at_10(url: &str, ef_search: u32, vectors: &[Vec<f32>]) -> f64 {
-    let store = PgStore::connect(url, ef_search).unwrap();
+    let store = PgStore::connect(url, ef_search, Duration::from_secs(600)).unwrap();
     let mut exact = PgConnection::connect(url).await.unwrap();
     let mut total = 0.0;
     for vector in vectors {
@@ -411,7 +415,12 @@ async fn main() {
         drop(backends); // the router holds what it needs; the store's lock goes with the router
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(http::serve(listener, router, std::future::pending()));
+        let server = tokio::spawn(http::serve(
+            listener,
+            router,
+            std::future::pending(),
+            Duration::from_secs(30),
+        ));
 
         let semantic = latencies(&base, &queries, "semantic", rounds).await;
         let hybrid = latencies(&base, &queries, "hybrid", rounds).await;

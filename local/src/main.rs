@@ -56,7 +56,10 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("the async runtime starts");
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // An abandoned job's embedding may still run on a blocking thread: do not wait for it.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line an operator can act on, not a backtrace.

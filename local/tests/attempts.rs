@@ -30,7 +30,7 @@ async fn stores() -> Vec<(&'static str, Arc<dyn Store>, Box<dyn std::any::Any>)>
     let folder = TempFolder::new("attempts");
     let embedded = SqliteStore::open(&folder.path).await.unwrap();
     let db = TestDb::create().await;
-    let postgres = PgStore::connect(&db.url, 40).unwrap();
+    let postgres = PgStore::connect(&db.url, 40, Duration::from_secs(30)).unwrap();
     postgres.migrate().await.unwrap();
     vec![
         ("embedded", Arc::new(embedded), Box::new(folder)),
@@ -220,7 +220,7 @@ async fn the_reconciler_requeues_lost_jobs_and_fails_documents_that_crashed_ever
 #[tokio::test]
 async fn a_delete_that_waits_on_a_pickup_answers_conflict_and_deletes_nothing() {
     let db = TestDb::create().await;
-    let store = PgStore::connect(&db.url, 40).unwrap();
+    let store = PgStore::connect(&db.url, 40, Duration::from_secs(30)).unwrap();
     store.migrate().await.unwrap();
     let id = upload(&store, "a race with the worker").await;
     let mut worker = db.connect().await;

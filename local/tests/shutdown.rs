@@ -80,3 +80,50 @@ async fn sigterm_during_a_slow_request_lets_it_finish() {
 
     signal("-CONT", redis_pid);
 }
+
+async fn status_of(api: &support::api::Api, id: &str) -> serde_json::Value {
+    api.get(&format!("/api/documents/{id}")).await.1["status"].clone()
+}
+
+/// A SIGTERM while the worker is deep in a long document: the process exits within the grace
+/// period (plus a margin), abandoning the job, and the next process takes the document up again.
+#[tokio::test]
+async fn sigterm_during_a_long_job_exits_within_the_grace_and_the_job_comes_back() {
+    let backend = support::TestBackend::embedded();
+    let mut env = backend.env();
+    // A grace far shorter than R-intro's embedding.
+    env.push(("SHUTDOWN_GRACE_SECS", "2"));
+    let mut server = Server::start(&["serve"], &env).await;
+    let pdf = support::checkout().join("../shared/data/documents/pdf/R-intro.pdf");
+    let api = support::api::Api {
+        server,
+        client: reqwest::Client::new(),
+    };
+    let (code, body) = api.upload("R-intro.pdf", std::fs::read(pdf).unwrap()).await;
+    assert_eq!(code, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let processing = support::eventually(Duration::from_secs(30), || async {
+        status_of(&api, &id).await == "PROCESSING"
+    });
+    assert!(processing.await, "the worker took the PDF");
+    // Into the embedding, which takes minutes on two cores.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server = api.server;
+    signal("-TERM", server.pid());
+    let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait()).await;
+    assert!(
+        exit.is_ok(),
+        "still running 10 s after SIGTERM, with a grace of 2 s"
+    );
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(logs.contains("abandoned"), "{logs}");
+
+    let api = support::api::Api {
+        server: Server::start(&["serve"], &env).await,
+        client: reqwest::Client::new(),
+    };
+    let resumed = support::eventually(Duration::from_secs(30), || async {
+        status_of(&api, &id).await == "PROCESSING"
+    });
+    assert!(resumed.await, "the next process took the PDF up again");
+}

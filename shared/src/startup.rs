@@ -2,9 +2,13 @@
 //! (migrating when asked), build the routes and the worker, listen, then serve until a shutdown
 //! signal and let the requests in flight and the job in hand finish.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+};
 
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{net::TcpListener, sync::watch, time::Instant};
 
 use crate::{
     Error,
@@ -69,7 +73,9 @@ impl Application {
             .map_err(|e| Error::Internal(format!("the listener has no address: {e}")))
     }
 
-    /// Serves until `shutdown` completes, then drains; the worker stops after its job in hand.
+    /// Serves until `shutdown` completes, then drains: requests in flight and the worker's job
+    /// in hand get `SHUTDOWN_GRACE_SECS` from the signal. A job that needs longer is abandoned;
+    /// its lease runs out and another worker (or this one, started again) takes it.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -79,15 +85,29 @@ impl Application {
         let worker = self
             .worker
             .map(|w| tokio::spawn(async move { w.run(stopped).await }));
-        let stop_worker = stop.clone();
-        let shutdown = async move {
-            shutdown.await;
-            let _ = stop_worker.send(true);
+        let (stop_worker, signalled_at) = (stop.clone(), Arc::new(OnceLock::new()));
+        let shutdown = {
+            let signalled_at = signalled_at.clone();
+            async move {
+                shutdown.await;
+                let _ = signalled_at.set(Instant::now());
+                let _ = stop_worker.send(true);
+            }
         };
-        http::serve(self.listener, self.router, shutdown).await?;
+        let grace = self.config.http.shutdown_grace;
+        http::serve(self.listener, self.router, shutdown, grace).await?;
         let _ = stop.send(true);
         if let Some(worker) = worker {
-            let _ = worker.await;
+            let since = signalled_at.get().copied().unwrap_or_else(Instant::now);
+            if tokio::time::timeout_at(since + grace, worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    grace_seconds = grace.as_secs(),
+                    "the job in hand did not finish within the grace period; it is abandoned and will be delivered again"
+                );
+            }
         }
         tracing::info!("stopped");
         Ok(())

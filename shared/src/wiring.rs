@@ -37,7 +37,11 @@ impl Backends {
         let mut readiness: Vec<Arc<dyn ReadinessCheck>> = Vec::new();
         let (store, postgres, embedded): (Arc<dyn Store>, _, _) = match &config.store.database_url {
             Some(url) => {
-                let postgres = PgStore::connect(url, config.store.hnsw_ef_search)?;
+                let postgres = PgStore::connect(
+                    url,
+                    config.store.hnsw_ef_search,
+                    config.store.statement_timeout,
+                )?;
                 readiness.push(Arc::new(postgres.clone()));
                 (Arc::new(postgres.clone()), Some(postgres), None)
             }

@@ -513,6 +513,29 @@ async fn metrics_expose_the_contract_names_and_count_requests_by_route_pattern()
     );
 }
 
+#[tokio::test]
+async fn invented_methods_cannot_mint_metric_series() {
+    let app = app();
+    for n in 0..50_000 {
+        let method = axum::http::Method::from_bytes(format!("BREW{n}").as_bytes()).unwrap();
+        let request = Request::builder().method(method).uri("/health");
+        let (status, _, _) = send(&app, request.body(Body::empty()).unwrap()).await;
+        assert!(status.is_client_error(), "{status}");
+    }
+    let (_, _, body) = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = body.as_str().unwrap();
+    let methods: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .filter_map(|l| l.split("method=\"").nth(1)?.split('"').next())
+        .collect();
+    let known = [
+        "DELETE", "GET", "HEAD", "OPTIONS", "OTHER", "PATCH", "POST", "PUT",
+    ];
+    assert!(methods.iter().all(|m| known.contains(m)), "{methods:?}");
+    assert!(methods.contains("OTHER"), "{methods:?}");
+}
+
 fn upload(filename: &str, bytes: &[u8]) -> Request<Body> {
     let mut body = format!(
         "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"

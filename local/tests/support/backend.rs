@@ -94,10 +94,15 @@ impl TestBackend {
     }
 
     /// Sets a document's status behind the server's back, to stage a race.
+    /// Sets a document's status as a worker would: PROCESSING comes with a live lease (an
+    /// hour long), any other status with none.
     pub async fn set_status(&self, id: uuid::Uuid, status: &str) {
+        let lease =
+            (status == "PROCESSING").then(|| chrono::Utc::now() + chrono::Duration::hours(1));
         on_database!(self, conn, {
-            sqlx::query("UPDATE documents SET status = $1 WHERE id = $2")
+            sqlx::query("UPDATE documents SET status = $1, lease_until = $2 WHERE id = $3")
                 .bind(status)
+                .bind(lease)
                 .bind(id)
                 .execute(&mut conn)
                 .await

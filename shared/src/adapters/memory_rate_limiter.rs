@@ -1,7 +1,10 @@
-//! Fixed-window request counters in this process, for a single instance without Redis.
+//! Fixed-window request counters in this process, for a single instance without Redis. The
+//! counters are sharded by client, each shard under its own lock, and bounded: a request costs
+//! one map lookup, and a flood of new addresses cannot grow the map past `MAX_CLIENTS`.
 
 use std::{
     collections::HashMap,
+    hash::{BuildHasher, RandomState},
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -13,31 +16,63 @@ use crate::{
     ports::{RateLimiter, RateWindow},
 };
 
-/// Expired windows are swept once the map holds this many clients, so memory stays bounded.
-const SWEEP_AT: usize = 10_000;
+const SHARDS: usize = 16;
+/// Clients counted one by one at most. Past it, until expired windows make room, new clients
+/// share one window per shard: a flood of addresses is limited as one client.
+const MAX_CLIENTS: usize = 100_000;
+const PER_SHARD: usize = MAX_CLIENTS / SHARDS;
+/// The key of a full shard's shared window (no address reads like it).
+const OVERFLOW: &str = "overflow";
+
+struct Shard {
+    windows: HashMap<String, (Instant, u64)>,
+    /// A full shard sweeps its expired windows at most once a window.
+    swept_at: Option<Instant>,
+}
 
 pub struct MemoryRateLimiter {
     window: Duration,
-    windows: Mutex<HashMap<String, (Instant, u64)>>,
+    hasher: RandomState,
+    shards: Vec<Mutex<Shard>>,
 }
 
 impl MemoryRateLimiter {
     pub fn new(window: Duration) -> Self {
+        let shard = || {
+            Mutex::new(Shard {
+                windows: HashMap::new(),
+                swept_at: None,
+            })
+        };
         Self {
             window,
-            windows: Mutex::new(HashMap::new()),
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| shard()).collect(),
         }
     }
 
     fn hit_at(&self, client: &str, now: Instant) -> RateWindow {
-        let mut windows = self
-            .windows
+        let index = self.hasher.hash_one(client) as usize % SHARDS;
+        let mut shard = self.shards[index]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if windows.len() >= SWEEP_AT {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        let full = shard.windows.len() >= PER_SHARD;
+        if full
+            && shard
+                .swept_at
+                .is_none_or(|at| now.duration_since(at) >= self.window)
+        {
+            shard
+                .windows
+                .retain(|_, (start, _)| now.duration_since(*start) < self.window);
+            shard.swept_at = Some(now);
         }
-        let (start, count) = windows.entry(client.to_owned()).or_insert((now, 0));
+        let key = if shard.windows.len() >= PER_SHARD && !shard.windows.contains_key(client) {
+            OVERFLOW
+        } else {
+            client
+        };
+        let (start, count) = shard.windows.entry(key.to_owned()).or_insert((now, 0));
         if now.duration_since(*start) >= self.window {
             *start = now;
             *count = 0;
@@ -47,6 +82,14 @@ impl MemoryRateLimiter {
             count: *count,
             reset_after: self.window.saturating_sub(now.duration_since(*start)),
         }
+    }
+
+    #[cfg(test)]
+    fn clients(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap().windows.len())
+            .sum()
     }
 }
 
@@ -81,11 +124,39 @@ mod tests {
     fn expired_clients_are_swept() {
         let limiter = MemoryRateLimiter::new(Duration::from_secs(1));
         let t0 = Instant::now();
-        for i in 0..SWEEP_AT {
-            limiter.hit_at(&i.to_string(), t0);
+        for i in 0..MAX_CLIENTS * 2 {
+            limiter.hit_at(
+                &format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
+                t0,
+            );
         }
         limiter.hit_at("late", t0 + Duration::from_secs(2));
-        assert_eq!(limiter.windows.lock().unwrap().len(), 1);
+        assert!(limiter.clients() < MAX_CLIENTS, "{}", limiter.clients());
+    }
+
+    #[test]
+    fn a_flood_of_new_addresses_is_bounded_and_limited_together() {
+        let limiter = MemoryRateLimiter::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let mut highest = 0;
+        for i in 0..MAX_CLIENTS * 2 {
+            let address = format!("2001:db8:{:x}:{:x}::/64", i >> 16, i & 0xffff);
+            highest = highest.max(limiter.hit_at(&address, t0).count);
+        }
+        assert!(
+            limiter.clients() <= MAX_CLIENTS + SHARDS,
+            "{}",
+            limiter.clients()
+        );
+        // The extra hundred thousand shared their shards' overflow windows.
+        assert!(highest as usize >= MAX_CLIENTS / SHARDS / 2, "{highest}");
+        // A client counted before the flood keeps its own window.
+        let known = MemoryRateLimiter::new(Duration::from_secs(60));
+        known.hit_at("198.51.100.4", t0);
+        for i in 0..MAX_CLIENTS * 2 {
+            known.hit_at(&format!("flood-{i}"), t0);
+        }
+        assert_eq!(known.hit_at("198.51.100.4", t0).count, 2);
     }
 
     #[test]

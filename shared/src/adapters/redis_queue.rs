@@ -133,9 +133,15 @@ impl RedisQueue {
             Some(entry) => match job_from(&entry.id, &entry.map) {
                 Some(job) => Ok(Some(job)),
                 None => {
-                    // Not a job this code wrote: drop it rather than redeliver it forever.
+                    // Not a job this code wrote: drop it rather than redeliver it forever, and
+                    // delete it, or the queue's size would count it as waiting for good.
                     tracing::error!(entry = %entry.id, "malformed queue entry discarded");
-                    let _: () = conn.xack(&self.stream, GROUP, &[&entry.id]).await?;
+                    redis::pipe()
+                        .atomic()
+                        .xack(&self.stream, GROUP, &[&entry.id])
+                        .xdel(&self.stream, &[&entry.id])
+                        .query_async::<()>(&mut conn)
+                        .await?;
                     Ok(None)
                 }
             },

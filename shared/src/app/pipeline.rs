@@ -81,9 +81,9 @@ fn embed_by(
     let started = Instant::now();
     let mut vectors = Vec::with_capacity(inputs.len());
     for round in inputs.chunks(EMBED_ROUND) {
-        let embedded = embedder.embed(round).map_err(|e| {
-            Failure::new(FailureCode::InternalError, format!("embedding failed: {e}"))
-        })?;
+        let embedded = embedder
+            .embed(round)
+            .map_err(|e| Failure::internal("embedding failed", &e))?;
         vectors.extend(embedded);
         let Some(deadline) = deadline else { continue };
         let needed = started

@@ -213,14 +213,11 @@ impl Worker {
         deadline: Option<Instant>,
     ) -> Result<usize, Failure> {
         let (started, document) = (Instant::now(), &attempt.document);
-        let internal = |what: &str, e: &dyn std::fmt::Display| {
-            Failure::new(FailureCode::InternalError, format!("{what}: {e}"))
-        };
         let bytes = self
             .store
             .document_file(document.id)
             .await
-            .map_err(|e| internal("cannot read the file", &e))?
+            .map_err(|e| Failure::internal("cannot read the file", &e))?
             .ok_or_else(|| {
                 Failure::new(FailureCode::InternalError, "the stored file is missing")
             })?;
@@ -231,13 +228,13 @@ impl Worker {
             pipeline::prepare(blocks, embedder.as_ref(), max_chunks, deadline)
         })
         .await
-        .map_err(|e| internal("the pipeline crashed", &e))??;
+        .map_err(|e| Failure::internal("the pipeline crashed", &e))??;
         let prepared_at = started.elapsed();
         let stored = self
             .store
             .finish_processing(attempt, &prepared.markdown, &prepared.chunks)
             .await
-            .map_err(|e| internal("cannot store the chunks", &e))?;
+            .map_err(|e| Failure::internal("cannot store the chunks", &e))?;
         let ms = |d: Duration| d.as_millis() as u64;
         tracing::info!(
             document = %document.id,

@@ -75,8 +75,13 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     pub rate_limit_max: u32,
     pub rate_limit_window: Duration,
+    /// After a shutdown signal: how long requests in flight and the job in hand may run on.
+    pub shutdown_grace: Duration,
     pub trust_proxy: TrustProxy,
     pub max_file_size_bytes: u64,
+    /// Uploads held in memory at once: `UPLOAD_MEMORY_MB` over twice the largest (a body is
+    /// read, then copied once), at least one.
+    pub concurrent_uploads: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +91,8 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// pgvector's HNSW candidate list per search (`hnsw.ef_search`): recall against speed.
     pub hnsw_ef_search: u32,
+    /// PostgreSQL's `statement_timeout` for every pooled connection.
+    pub statement_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +157,9 @@ impl Config {
                 database_url: vars.get("DATABASE_URL"),
                 data_dir: vars.text("RAGBASE_DATA_DIR").unwrap_or_default().into(),
                 hnsw_ef_search: vars.number("HNSW_EF_SEARCH")? as u32,
+                statement_timeout: Duration::from_millis(
+                    vars.number("DATABASE_STATEMENT_TIMEOUT_MS")?,
+                ),
             },
             queue: QueueConfig::from_vars(&vars)?,
             model: ModelConfig {
@@ -196,8 +206,12 @@ impl HttpConfig {
             cors_origins,
             rate_limit_max: vars.number("RATE_LIMIT_MAX")? as u32,
             rate_limit_window: Duration::from_millis(vars.number("RATE_LIMIT_WINDOW_MS")?),
+            shutdown_grace: Duration::from_secs(vars.number("SHUTDOWN_GRACE_SECS")?),
             trust_proxy,
             max_file_size_bytes: vars.number("MAX_FILE_SIZE_MB")? * 1024 * 1024,
+            concurrent_uploads: (vars.number("UPLOAD_MEMORY_MB")?
+                / (2 * vars.number("MAX_FILE_SIZE_MB")?))
+            .max(1) as usize,
         })
     }
 }
@@ -263,9 +277,15 @@ impl FromStr for TrustProxy {
 
     fn from_str(raw: &str) -> Result<Self, ()> {
         match raw.to_ascii_lowercase().as_str() {
-            "false" | "0" => Ok(Self::None),
+            "false" => Ok(Self::None),
             "true" => Ok(Self::All),
-            hops => hops.parse().map(Self::Hops).map_err(|_| ()),
+            // Digits only: "+1" or "-1" are not hop counts; "00" is zero, which trusts none.
+            hops if hops.bytes().all(|b| b.is_ascii_digit()) => match hops.parse() {
+                Ok(0) => Ok(Self::None),
+                Ok(n) => Ok(Self::Hops(n)),
+                Err(_) => Err(()),
+            },
+            _ => Err(()),
         }
     }
 }
@@ -396,6 +416,15 @@ mod tests {
             config(&[("TRUST_PROXY", "2")]).unwrap().http.trust_proxy,
             TrustProxy::Hops(2)
         );
+        // Zero proxies, however written, trust none; a sign is not a count.
+        for zero in ["0", "00"] {
+            let c = config(&[("TRUST_PROXY", zero)]).unwrap();
+            assert_eq!(c.http.trust_proxy, TrustProxy::None, "{zero}");
+        }
+        for bad in ["+0", "+1", "-1", "1.5", "yes"] {
+            let message = config(&[("TRUST_PROXY", bad)]).unwrap_err().to_string();
+            assert!(message.contains("TRUST_PROXY"), "{bad}: {message}");
+        }
     }
 
     #[test]

@@ -84,6 +84,12 @@ pub const VARIABLES: &[Variable] = &[
         (1, u64::MAX),
         "Length of the rate-limit window",
     ),
+    number(
+        "SHUTDOWN_GRACE_SECS",
+        Some("30"),
+        (1, 3600),
+        "After SIGTERM: time left to requests in flight and the job in hand",
+    ),
     text(
         "TRUST_PROXY",
         Some("false"),
@@ -94,6 +100,12 @@ pub const VARIABLES: &[Variable] = &[
         Some("50"),
         (1, 1 << 20),
         "Largest upload",
+    ),
+    number(
+        "UPLOAD_MEMORY_MB",
+        Some("256"),
+        (1, 1 << 20),
+        "Memory the uploads in flight may hold; more wait, then get 503",
     ),
     // Store
     secret(
@@ -110,6 +122,12 @@ pub const VARIABLES: &[Variable] = &[
         Some("100"),
         (1, 1000),
         "pgvector's candidate list per vector search",
+    ),
+    number(
+        "DATABASE_STATEMENT_TIMEOUT_MS",
+        Some("30000"),
+        (100, 3_600_000),
+        "Longest a PostgreSQL statement may run (lock waits included) before it is cancelled",
     ),
     // Queue
     secret(

@@ -162,6 +162,47 @@ fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Finds the end tags of raw-text elements (`</script`, `</style`, in any case) without copying
+/// the text, and remembers each answer: the pass asks from ever later offsets, so every byte is
+/// searched at most once per name, even when thousands of elements never close.
+#[derive(Default)]
+struct EndTags {
+    /// Per name: the offset searched from, and the end tag found there (`None`: none after it).
+    found: Vec<(String, usize, Option<usize>)>,
+}
+
+impl EndTags {
+    fn find(&mut self, source: &str, name: &str, from: usize) -> Option<usize> {
+        if let Some((_, searched, found)) = self.found.iter().find(|(n, _, _)| n == name)
+            && from >= *searched
+            && found.is_none_or(|at| at >= from)
+        {
+            return *found;
+        }
+        let found = find_end_tag(source, name, from);
+        self.found.retain(|(n, _, _)| n != name);
+        self.found.push((name.to_owned(), from, found));
+        found
+    }
+}
+
+fn find_end_tag(source: &str, name: &str, from: usize) -> Option<usize> {
+    let bytes = source.as_bytes();
+    let mut at = from;
+    while let Some(offset) = source[at..].find("</") {
+        let start = at + offset;
+        let name_at = start + 2;
+        if bytes
+            .get(name_at..name_at + name.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            return Some(start);
+        }
+        at = name_at;
+    }
+    None
+}
+
 /// Removes tags nested deeper than `MAX_DEPTH`, keeping their text, in one linear pass.
 fn limit_depth(source: &str) -> std::borrow::Cow<'_, str> {
     const VOID: &[&str] = &[
@@ -172,6 +213,7 @@ fn limit_depth(source: &str) -> std::borrow::Cow<'_, str> {
     let mut kept = String::new();
     let mut copied = 0;
     let mut dropped_any = false;
+    let mut end_tags = EndTags::default();
     let mut i = 0;
     while let Some(offset) = source[i..].find('<') {
         let start = i + offset;
@@ -196,11 +238,8 @@ fn limit_depth(source: &str) -> std::borrow::Cow<'_, str> {
         }
         if !closing && (name == "script" || name == "style") {
             // Raw text: jump to its end tag so `<` inside it is not read as a tag.
-            if let Some(close) = source[end..]
-                .to_ascii_lowercase()
-                .find(&format!("</{name}"))
-            {
-                i = end + close;
+            if let Some(close) = end_tags.find(source, &name, end) {
+                i = close;
             }
             continue;
         }
@@ -272,6 +311,24 @@ mod tests {
             blocks.iter().map(|b| b.text.as_str()).collect::<Vec<_>>(),
             ["deep text"]
         );
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_storm_of_script_tags_is_read_in_one_pass() {
+        // Closed and unclosed, in both cases: each one used to copy the rest of the file.
+        let storm = format!(
+            "<p>before the storm</p>{}{}<p>unreachable</p>",
+            "<script></script><STYLE></Style>".repeat(150_000),
+            "<script>".repeat(150_000)
+        );
+        let started = std::time::Instant::now();
+        let blocks = convert(&storm);
+        assert_eq!(blocks[0].text, "before the storm");
         assert!(
             started.elapsed().as_secs() < 10,
             "took {:?}",

@@ -57,18 +57,18 @@ impl Sandbox {
     }
 
     pub async fn convert(&self, format: Format, bytes: Vec<u8>) -> Result<Vec<Block>, Failure> {
-        let internal = |what: &str, e: &dyn std::fmt::Display| {
-            Failure::new(FailureCode::InternalError, format!("{what}: {e}"))
-        };
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .args(["--format", format.as_str()])
+            // A hostile file runs code in this process at worst: it gets no secrets (the
+            // database URL, API keys, cloud credentials) to take with it.
+            .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| internal("cannot start the converter", &e))?;
+            .map_err(|e| Failure::internal("cannot start the converter", &e))?;
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let feed = tokio::spawn(async move {
             // The child may die before reading everything; its exit status tells why.
@@ -77,7 +77,7 @@ impl Sandbox {
         let waited = tokio::time::timeout(self.timeout, child.wait_with_output()).await;
         feed.abort();
         let output = match waited {
-            Ok(output) => output.map_err(|e| internal("converter failed", &e))?,
+            Ok(output) => output.map_err(|e| Failure::internal("converter failed", &e))?,
             Err(_) => {
                 return Err(Failure::new(
                     FailureCode::Timeout,
@@ -101,7 +101,7 @@ impl Sandbox {
         match serde_json::from_slice(&output.stdout) {
             Ok(Outcome::Blocks(blocks)) => Ok(blocks),
             Ok(Outcome::Failure(failure)) => Err(failure),
-            Err(e) => Err(internal("unreadable converter output", &e)),
+            Err(e) => Err(Failure::internal("unreadable converter output", &e)),
         }
     }
 }
@@ -175,7 +175,7 @@ mod tests {
     /// become the script's unused positional parameters.
     fn shell(script: &str, timeout: Duration) -> Sandbox {
         Sandbox::new(
-            "sh".into(),
+            "/bin/sh".into(),
             vec!["-c".into(), script.into(), "sh".into()],
             timeout,
         )
@@ -232,5 +232,17 @@ mod tests {
             got.unwrap_err(),
             Failure::new(FailureCode::PasswordProtected, "locked")
         );
+    }
+
+    #[tokio::test]
+    async fn the_child_sees_none_of_the_parents_environment() {
+        // SAFETY: the variable is this test's own; no other thread reads it.
+        unsafe { std::env::set_var("RAGBASE_TEST_SECRET", "postgres://user:secret@db/ragbase") };
+        let echo = r#"printf '{"blocks":[{"kind":"paragraph","text":"[%s|%s]"}]}' "$RAGBASE_TEST_SECRET" "$HOME""#;
+        let got = shell(&format!("cat >/dev/null; {echo}"), Duration::from_secs(5))
+            .convert(Format::Text, b"input".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(got[0].text, "[|]");
     }
 }

@@ -57,6 +57,16 @@ impl Failure {
         }
     }
 
+    /// An internal fault: `what` went wrong, for the client; the error itself (SQL, a panic's
+    /// message, a path) goes only to the log, as it may say more than a client should see.
+    pub fn internal(what: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "{what}");
+        Self::new(
+            FailureCode::InternalError,
+            format!("{what} (the worker's log has the details)"),
+        )
+    }
+
     /// The verdict when `attempts` pickups all ended without one.
     pub fn crashed(attempts: u32) -> Self {
         Self::new(

@@ -4,7 +4,14 @@ use crate::Error;
 
 const MAX_BYTES: usize = 255;
 
-/// Accepts a plain file name; refuses paths, control characters and names that are only dots.
+/// Characters that change how a name reads without being seen: bidirectional overrides and
+/// isolates (`invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`), and zero-width ones.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Accepts a plain file name; refuses paths, control and invisible characters, and names that
+/// are only dots.
 pub fn validate_filename(raw: &str) -> Result<String, Error> {
     let name = raw.trim();
     let why = if name.is_empty() {
@@ -15,6 +22,8 @@ pub fn validate_filename(raw: &str) -> Result<String, Error> {
         Some("the filename contains a path separator")
     } else if name.chars().any(char::is_control) {
         Some("the filename contains control characters")
+    } else if name.chars().any(is_invisible) {
+        Some("the filename contains invisible or direction-changing characters")
     } else if name.chars().all(|c| c == '.') {
         Some("the filename is only dots")
     } else {
@@ -45,6 +54,10 @@ mod tests {
             "..",
             "x\u{0}.pdf",
             "new\nline.md",
+            "invoice\u{202E}fdp.exe",
+            "report\u{200B}.pdf",
+            "\u{FEFF}notes.txt",
+            "a\u{2066}b\u{2069}.md",
             &"a".repeat(256),
         ] {
             assert!(

@@ -34,6 +34,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("Request body exceeds the {limit_mb} MB limit")]
     PayloadTooLarge { limit_mb: u64 },
+    #[error("Too many uploads in progress, please retry shortly")]
+    UploadsBusy,
 }
 
 /// A case's row: its code, its status, and the message clients get instead of the error's own
@@ -49,6 +51,7 @@ impl ApiError {
             Self::NoFile => ("NO_FILE", S::BAD_REQUEST, None),
             Self::MethodNotAllowed => ("METHOD_NOT_ALLOWED", S::METHOD_NOT_ALLOWED, None),
             Self::PayloadTooLarge { .. } => ("FILE_TOO_LARGE", S::PAYLOAD_TOO_LARGE, None),
+            Self::UploadsBusy => ("SERVICE_UNAVAILABLE", S::SERVICE_UNAVAILABLE, None),
             Self::Core(error) => match error {
                 Error::Validation(_) => ("VALIDATION_ERROR", S::BAD_REQUEST, None),
                 Error::InvalidId(_) => ("INVALID_ID", S::BAD_REQUEST, None),

@@ -1,5 +1,7 @@
 //! The gate in front of `/api`: per-client rate limit, then API-key authentication.
 
+use std::time::Duration;
+
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, HeaderValue},
@@ -9,6 +11,23 @@ use axum::{
 use subtle::ConstantTimeEq;
 
 use super::{AppState, client_ip::client_ip, errors::ApiError};
+
+/// How long an upload waits for memory to hold it before it is answered 503.
+const UPLOAD_WAIT: Duration = Duration::from_secs(10);
+
+/// Holds one of the upload permits while the body is read and stored: uploads beyond
+/// `UPLOAD_MEMORY_MB` wait for one, then get 503, so memory stays bounded.
+pub async fn upload_slot(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let permit = tokio::time::timeout(UPLOAD_WAIT, state.uploads.clone().acquire_owned()).await;
+    match permit {
+        Ok(Ok(permit)) => {
+            let response = next.run(request).await;
+            drop(permit);
+            response
+        }
+        _ => ApiError::UploadsBusy.into_response(),
+    }
+}
 
 /// Counts the request against its client's window; over the limit answers 429.
 /// If the counter store fails the request is let through: an outage of Redis must not take the API down.

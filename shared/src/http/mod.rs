@@ -15,11 +15,15 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration, time::Inst
 use axum::{
     Router,
     extract::DefaultBodyLimit,
+    handler::Handler,
     http::{HeaderName, Method, header},
     middleware::{from_fn_with_state, map_response, map_response_with_state},
     routing::{MethodRouter, get, patch, post},
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, watch},
+};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -39,9 +43,6 @@ use crate::{
     telemetry::Metrics,
 };
 
-/// How long in-flight requests may run on after a shutdown signal before the process exits anyway.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
 /// Everything a request handler may reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -56,6 +57,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub alerts: Arc<Alerts>,
     pub started: Instant,
+    /// One permit per upload that may be in memory at once.
+    pub uploads: Arc<Semaphore>,
     api_keys: Arc<[[u8; 32]]>,
 }
 
@@ -75,6 +78,7 @@ impl AppState {
             .iter()
             .map(|k| crate::domain::sha256(k.as_bytes()))
             .collect();
+        let uploads = Arc::new(Semaphore::new(config.http.concurrent_uploads));
         Self {
             alerts: Arc::new(Alerts::new(
                 config.ops.alert_webhook_url.clone(),
@@ -89,6 +93,7 @@ impl AppState {
             readiness: readiness.into(),
             metrics: Metrics::install(),
             started: Instant::now(),
+            uploads,
             api_keys,
         }
     }
@@ -162,9 +167,9 @@ fn api_routes(routes: Routes, state: &AppState) -> Option<Router<AppState>> {
     }
     if routes.has(Routes::Upload) {
         // The upload is bounded by MAX_FILE_SIZE_MB (below), not by axum's 2 MB default.
-        documents = documents
-            .post(documents::upload)
-            .layer(DefaultBodyLimit::disable());
+        // Bounded by MAX_FILE_SIZE_MB each, and in number by UPLOAD_MEMORY_MB.
+        let upload = documents::upload.layer(from_fn_with_state(state.clone(), guard::upload_slot));
+        documents = documents.post(upload).layer(DefaultBodyLimit::disable());
     }
     if routes.has(Routes::Upload) || routes.has(Routes::Documents) {
         api = api.route("/documents", documents);
@@ -197,10 +202,11 @@ fn with_platform_layers(routes: Router<AppState>, state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
 
     routes
+        // Inside the metrics: a panic is answered 500 and counted like any other.
+        .layer(CatchPanicLayer::new())
         .layer(from_fn_with_state(state.clone(), observe::record))
         .layer(cors(config))
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(CatchPanicLayer::new())
         // Inside the request's span, so an error's log line carries its request id.
         .layer(map_response_with_state(limit_mb, errors::json_error_bodies))
         .layer(map_response(errors::log_errors))
@@ -252,11 +258,12 @@ fn cors(config: &Config) -> CorsLayer {
         ])
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish (up to a grace period).
+/// Serves until `shutdown` completes, then lets in-flight requests finish for up to `grace`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
 ) -> Result<(), Error> {
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
@@ -273,8 +280,8 @@ pub async fn serve(
     .with_graceful_shutdown(signalled(stopped.clone()));
     tokio::select! {
         served = server => served.map_err(|e| Error::Internal(format!("server failed: {e}"))),
-        () = async { signalled(stopped).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            tracing::warn!(grace_seconds = SHUTDOWN_GRACE.as_secs(), "requests still running after the grace period; exiting");
+        () = async { signalled(stopped).await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "requests still running after the grace period; exiting");
             Ok(())
         }
     }

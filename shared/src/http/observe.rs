@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
+    http::Method,
     middleware::Next,
     response::Response,
 };
@@ -14,13 +15,30 @@ use crate::telemetry::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL};
 /// Probes answer 503 by design while a backend is down; that is a reading, not an error to alert on.
 const PROBES: [&str; 4] = ["/health", "/ready", "/live", "/metrics"];
 
-/// A request's method and route pattern: the labels of its metrics.
+/// The methods a label may name; any other is `OTHER`, so that clients cannot mint series.
+const METHODS: [Method; 7] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::HEAD,
+    Method::OPTIONS,
+];
+
+/// A request's method and route pattern: the labels of its metrics, from fixed sets (the
+/// router's patterns, `unmatched` for the rest).
 pub(crate) fn route_of(request: &Request) -> (String, String) {
     let path = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
-    (request.method().to_string(), path.to_owned())
+    let method = if METHODS.contains(request.method()) {
+        request.method().as_str()
+    } else {
+        "OTHER"
+    };
+    (method.to_owned(), path.to_owned())
 }
 
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -72,7 +72,10 @@ impl PgStore {
     /// `ef_search` is the HNSW candidate list per search: higher finds more true neighbours, slower.
     /// The URL's `sslmode` works as libpq's (`require` encrypts; `verify-full` also checks the
     /// certificate and host name), and `connection_limit` sets the pool size (default 10).
-    pub fn connect(url: &str, ef_search: u32) -> Result<Self, Error> {
+    /// `statement_timeout` cancels a statement (a lock wait included) that runs longer, so a
+    /// slow query cannot hold a pooled connection for good.
+    pub fn connect(url: &str, ef_search: u32, statement_timeout: Duration) -> Result<Self, Error> {
+        let timeout_ms = statement_timeout.as_millis();
         let (options, pool_size) = connect_options(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size)
@@ -83,7 +86,8 @@ impl PgStore {
                     // Iterative scans keep walking the index until filtered searches fill their
                     // LIMIT; relaxed order is exact after the query's own final sort.
                     conn.execute(sqlx::AssertSqlSafe(format!(
-                        "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef_search}"
+                        "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef_search}; \
+                         SET statement_timeout = {timeout_ms}"
                     )))
                     .await
                     .map(drop)
@@ -115,9 +119,16 @@ impl PgStore {
 
     fn forget_vectors(&self, _document: Uuid) {}
 
+    /// Applies the pending migrations on a connection of their own, without the statement
+    /// timeout (an index build on a large table may rightly take longer); it is closed after,
+    /// never handed back to the pool without its timeout.
     pub async fn migrate(&self) -> Result<(), Error> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?.detach();
+        conn.execute("SET statement_timeout = 0")
+            .await
+            .map_err(db_error)?;
         MIGRATOR
-            .run(&self.pool)
+            .run(&mut conn)
             .await
             .map_err(|e| Error::backend("database", e))
     }
