@@ -75,7 +75,7 @@ impl Scenario {
 
     /// Records, every 200 ms while the scenario runs, which documents are COMPLETED.
     fn watch(&self) {
-        let (completed, database) = (self.completed.clone(), self.database.clone_handle());
+        let (completed, database) = (self.completed.clone(), self.database.clone());
         tokio::spawn(async move {
             while Arc::strong_count(&completed) > 1 {
                 if let Ok(rows) = database.rows().await {
@@ -159,15 +159,6 @@ impl Scenario {
             "{}: unfinished after {SETTLE:?}: {lost:?}",
             self.name
         );
-    }
-}
-
-impl Database {
-    fn clone_handle(&self) -> Self {
-        match self {
-            Self::Postgres(url) => Self::Postgres(url.clone()),
-            Self::Sqlite(dir) => Self::Sqlite(dir.clone()),
-        }
     }
 }
 

@@ -22,6 +22,7 @@ pub enum Path {
 }
 
 /// Where the documents are, as the store itself says.
+#[derive(Clone)]
 pub enum Database {
     Postgres(String),
     Sqlite(std::path::PathBuf),
