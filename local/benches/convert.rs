@@ -81,7 +81,12 @@ async fn main() {
         })
         .await;
         let sandboxed = median(|| async {
-            std::hint::black_box(sandbox.convert(format, bytes.clone()).await.unwrap());
+            std::hint::black_box(
+                sandbox
+                    .convert(format, bytes.clone(), usize::MAX)
+                    .await
+                    .unwrap(),
+            );
         })
         .await;
         let pages = blocks.iter().filter_map(|b| b.page).max().unwrap_or(0);

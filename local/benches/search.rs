@@ -411,16 +411,14 @@ async fn main() {
             config.store.hnsw_ef_search.to_string()
         };
         let backends = Backends::connect(&config).await.unwrap();
+        let serving = config.http.clone();
         let router = http::router(backends.app_state(config, Some(Arc::clone(&embedder))));
         drop(backends); // the router holds what it needs; the store's lock goes with the router
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(http::serve(
-            listener,
-            router,
-            std::future::pending(),
-            Duration::from_secs(30),
-        ));
+        let server = tokio::spawn(async move {
+            http::serve(listener, router, std::future::pending(), &serving).await
+        });
 
         let semantic = latencies(&base, &queries, "semantic", rounds).await;
         let hybrid = latencies(&base, &queries, "hybrid", rounds).await;

@@ -1,56 +1,131 @@
 //! Hostile files (`../shared/data/hostile`) over HTTP against the real services: each is refused at
 //! upload with a 4xx, or ends FAILED with its code; none crashes the server or its worker, and the
-//! 200 MiB zip bomb never swells the server's memory.
+//! 200 MiB zip bomb never swells the server's memory. Then files made here to cost a reader
+//! time and memory: each settles within its budget, and the server's memory grows by at most
+//! 256 MiB for any of them.
 
 mod support;
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{TestBackend, api::Api, checkout, on_each_backend};
 
 const MIB: u64 = 1024 * 1024;
 
-/// A `/proc/<pid>/status` field, in bytes.
-fn memory(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches(" kB").parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
-    kib * 1024
-}
+on_each_backend!(
+    hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing,
+    files_that_multiply_their_text_settle_in_time_and_bounded_memory,
+);
 
-on_each_backend!(hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing);
-
-async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend: TestBackend) {
-    let api = Api::start(&backend, &[]).await;
-    let dir = checkout().join("../shared/data/hostile");
-
-    // The bomb first and alone, so that the peak is its own: the peak so far is forgotten
-    // (clear_refs 5), then the bomb is uploaded and processed, and the peak read.
-    let pid = api.server.pid();
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-    let baseline = memory(pid, "VmRSS");
-    let bomb = std::fs::read(dir.join("bomb-200mb.docx")).unwrap();
-    assert_eq!(api.upload("bomb-200mb.docx", bomb).await.0, 201);
-    let bombed = api.settle(Duration::from_secs(120)).await;
-    assert_eq!(
-        (&bombed[0]["status"], &bombed[0]["failReason"]),
-        (&json!("FAILED"), &json!("FILE_TOO_LARGE"))
-    );
-    let peak = memory(pid, "VmHWM");
+/// Uploads one file alone and waits up to `budget` for it to settle, while the server's memory
+/// grows by at most 256 MiB. Returns the document.
+async fn alone(api: &Api, name: &str, bytes: Vec<u8>, budget: Duration) -> Value {
+    let server = &api.server;
+    server.forget_peak();
+    let baseline = server.memory("VmRSS");
+    let started = std::time::Instant::now();
+    let (status, body) = api.upload(name, bytes).await;
+    assert_eq!(status, 201, "{name}: {body}");
+    let documents = api.settle(budget).await;
+    let peak = server.memory("VmHWM");
+    let document = documents
+        .into_iter()
+        .find(|d| d["id"] == body["id"])
+        .unwrap();
     eprintln!(
-        "server RSS around the bomb: baseline {} MiB, peak {} MiB",
+        "{name}: {} {} in {:.1} s; RSS {} MiB, peak {} MiB",
+        document["status"],
+        document["failReason"],
+        started.elapsed().as_secs_f64(),
         baseline / MIB,
         peak / MIB
     );
     assert!(
         peak < baseline + 256 * MIB,
-        "peak RSS {} MiB, baseline {} MiB",
+        "{name}: peak RSS {} MiB, baseline {} MiB",
         peak / MIB,
         baseline / MIB
+    );
+    document
+}
+
+fn outcome(document: &Value) -> (&str, &str) {
+    let field = |name: &str| document[name].as_str().unwrap_or("");
+    (field("status"), field("failReason"))
+}
+
+/// 13 columns named by 4,000 characters each, 20,000 rows: 572 KB that the row sentences
+/// ("name: value") used to turn into a gigabyte of text.
+fn wide_header_csv() -> Vec<u8> {
+    let header: Vec<String> = (0..13)
+        .map(|c| format!("{c}{}", "header".repeat(666)))
+        .collect();
+    let mut csv = header.join(",");
+    for row in 0..20_000 {
+        csv.push('\n');
+        csv.push_str(
+            &(0..13)
+                .map(|c| (row * c % 97).to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    csv.into_bytes()
+}
+
+async fn files_that_multiply_their_text_settle_in_time_and_bounded_memory(backend: TestBackend) {
+    let api = Api::start(&backend, &[]).await;
+    let budget = Duration::from_secs(120);
+
+    let wide = alone(&api, "wide-headers.csv", wide_header_csv(), budget).await;
+    assert_eq!(outcome(&wide), ("FAILED", "FILE_TOO_LARGE"), "{wide}");
+
+    // One 30 MB "word", which the tokenizer would count as one token.
+    let word = "w".repeat(30 << 20).into_bytes();
+    let word = alone(&api, "one-word.txt", word, budget).await;
+    assert_eq!(outcome(&word), ("FAILED", "FILE_TOO_LARGE"), "{word}");
+
+    // A 200 KB word inside prose is kept, cut into chunks of at most 4 KiB.
+    let prose = format!(
+        "A paragraph of ordinary words comes first.\n\n{} and then more words.",
+        "q".repeat(200_000)
+    );
+    let kept = alone(&api, "long-word.txt", prose.into_bytes(), budget).await;
+    assert_eq!(outcome(&kept), ("COMPLETED", ""), "{kept}");
+    let id = kept["id"].as_str().unwrap();
+    let (_, content) = api
+        .get(&format!("/api/documents/{id}/content?format=json"))
+        .await;
+    let largest = content["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["content"].as_str().unwrap().len())
+        .max()
+        .unwrap();
+    assert!(largest <= 4096, "a chunk of {largest} bytes");
+
+    // 300,000 script and style tags around a paragraph: read in one pass.
+    let storm = format!(
+        "<p>A paragraph of ordinary words before the storm of tags.</p>{}",
+        "<script></script><style></style>".repeat(150_000)
+    );
+    let stormed = alone(&api, "storm.html", storm.into_bytes(), budget).await;
+    assert_eq!(outcome(&stormed), ("COMPLETED", ""), "{stormed}");
+    assert_eq!(api.get("/health").await.0, 200);
+}
+
+async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend: TestBackend) {
+    let api = Api::start(&backend, &[]).await;
+    let dir = checkout().join("../shared/data/hostile");
+
+    // The bomb first and alone, so that the peak is its own.
+    let bomb = std::fs::read(dir.join("bomb-200mb.docx")).unwrap();
+    let bombed = alone(&api, "bomb-200mb.docx", bomb, Duration::from_secs(120)).await;
+    assert_eq!(
+        (&bombed["status"], &bombed["failReason"]),
+        (&json!("FAILED"), &json!("FILE_TOO_LARGE"))
     );
 
     // Then everything else.

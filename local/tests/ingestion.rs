@@ -50,7 +50,11 @@ async fn every_sample_document_completes_or_fails_with_its_code(backend: TestBac
     let folders = [
         "txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub", "json",
     ];
-    for path in folders.iter().flat_map(|f| samples(f)) {
+    // Converting and chunking are the same on either store, and embedding is most of the time:
+    // PostgreSQL (production's store) gets every sample, the embedded store those under 100 KB.
+    let every = matches!(backend, TestBackend::Postgres(_));
+    let chosen = |path: &PathBuf| every || std::fs::metadata(path).unwrap().len() < 100_000;
+    for path in folders.iter().flat_map(|f| samples(f)).filter(chosen) {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         let (status, body) = api.upload(&name, std::fs::read(&path).unwrap()).await;
         assert_eq!(
@@ -153,8 +157,9 @@ async fn every_sample_document_completes_or_fails_with_its_code(backend: TestBac
         ("example.epub", &["rbook"][..]),
         ("valid.json", &["valid JSON content"][..]),
     ] {
+        let Some(id) = ids.get(name) else { continue };
         let (status, content) = api
-            .get(&format!("/api/documents/{}/content?format=json", ids[name]))
+            .get(&format!("/api/documents/{id}/content?format=json"))
             .await;
         assert_eq!(status, 200, "{name}: {content}");
         let chunks = content["chunks"].as_array().unwrap();
@@ -189,20 +194,19 @@ async fn every_sample_document_completes_or_fails_with_its_code(backend: TestBac
             );
         }
     }
-    let (_, pdf) = api
-        .get(&format!(
-            "/api/documents/{}/content?format=json",
-            ids["R-intro.pdf"]
-        ))
-        .await;
-    let pages: Vec<i64> = pdf["chunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["metadata"]["page"].as_i64())
-        .collect();
-    assert_eq!(pages.first(), Some(&1));
-    assert!(pages.iter().max().unwrap() >= &100, "R-intro has 113 pages");
+    if let Some(id) = ids.get("R-intro.pdf") {
+        let (_, pdf) = api
+            .get(&format!("/api/documents/{id}/content?format=json"))
+            .await;
+        let pages: Vec<i64> = pdf["chunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["metadata"]["page"].as_i64())
+            .collect();
+        assert_eq!(pages.first(), Some(&1));
+        assert!(pages.iter().max().unwrap() >= &100, "R-intro has 113 pages");
+    }
     let (_, md) = api
         .get(&format!(
             "/api/documents/{}/content?format=json",

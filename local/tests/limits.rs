@@ -44,17 +44,6 @@ async fn a_statement_stuck_on_a_lock_is_cancelled_at_the_statement_timeout() {
     assert!(!store.set_availability(id, false).await.unwrap().is_active);
 }
 
-fn resident_mib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        / 1024
-}
-
 /// A dozen 40 MB uploads at once: they take turns within `UPLOAD_MEMORY_MB` (256 by default),
 /// so the server's memory grows by at most that much, and every one is stored or told to retry.
 #[tokio::test]
@@ -64,8 +53,8 @@ async fn concurrent_large_uploads_stay_within_the_upload_memory() {
         server: support::Server::start(&["serve", "--no-worker"], &backend.env()).await,
         client: reqwest::Client::new(),
     };
-    let pid = api.server.pid();
-    let before = resident_mib(pid, "VmRSS:");
+    const MIB: u64 = 1024 * 1024;
+    let before = api.server.memory("VmRSS") / MIB;
     let mut uploads = tokio::task::JoinSet::new();
     for n in 0..12 {
         let mut bytes = format!("upload {n} {}\n", uuid::Uuid::new_v4()).into_bytes();
@@ -85,7 +74,7 @@ async fn concurrent_large_uploads_stay_within_the_upload_memory() {
         });
     }
     let answers = uploads.join_all().await;
-    let peak = resident_mib(pid, "VmHWM:");
+    let peak = api.server.memory("VmHWM") / MIB;
     eprintln!("12 uploads of 40 MB: RSS {before} MiB before, peak {peak} MiB; answers {answers:?}");
     assert!(
         answers.iter().all(|a| *a == 201 || *a == 503),
@@ -97,4 +86,101 @@ async fn concurrent_large_uploads_stay_within_the_upload_memory() {
         "grew from {before} MiB to a peak of {peak} MiB"
     );
     assert_eq!(api.get("/health").await.0, 200);
+}
+
+/// Slow clients: a head sent a byte at a time is cut off at `HEADER_READ_TIMEOUT_SECS`;
+/// connections beyond `MAX_CONNECTIONS` wait until the idle ones time out; a body trickled past
+/// `REQUEST_TIMEOUT_SECS` is answered 408.
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_connections_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::{net::TcpStream, time::Instant};
+
+    let backend = support::TestBackend::embedded();
+    let mut env = backend.env();
+    env.extend([
+        ("HEADER_READ_TIMEOUT_SECS", "2"),
+        ("REQUEST_TIMEOUT_SECS", "3"),
+        ("MAX_CONNECTIONS", "4"),
+    ]);
+    let server = support::Server::start(&["serve", "--no-worker"], &env).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // Sends `at_once`, then `slowly` a byte at a time, `pause` apart, until the server hangs
+    // up; returns what it answered, and when it began to answer or hung up.
+    let trickle = |at_once: String, slowly: String, pause: Duration| {
+        let addr = addr.clone();
+        async move {
+            let started = Instant::now();
+            let (mut read, mut write) = TcpStream::connect(&addr).await.unwrap().into_split();
+            let feed = tokio::spawn(async move {
+                write.write_all(at_once.as_bytes()).await.unwrap();
+                for byte in slowly.into_bytes() {
+                    if write.write_all(&[byte]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+            });
+            let (mut answer, mut answered, mut buffer) = (Vec::new(), None, [0; 4096]);
+            let deadline = started + Duration::from_secs(20);
+            while let Ok(Ok(n @ 1..)) =
+                tokio::time::timeout_at(deadline, read.read(&mut buffer)).await
+            {
+                answered.get_or_insert(started.elapsed());
+                answer.extend_from_slice(&buffer[..n]);
+            }
+            feed.abort();
+            let when = answered.unwrap_or(started.elapsed());
+            (String::from_utf8_lossy(&answer).into_owned(), when)
+        }
+    };
+
+    let slow_head = format!(
+        "GET /health HTTP/1.1\r\nHost: test\r\nX-Slow: {}\r\n\r\n",
+        "a".repeat(100)
+    );
+    let (answer, after) = trickle(String::new(), slow_head, Duration::from_millis(200)).await;
+    assert!(
+        after < Duration::from_secs(5),
+        "the slow head was read for {after:?}: {answer}"
+    );
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    let client = reqwest::Client::new();
+    let health = || {
+        client
+            .get(server.url("/health"))
+            .timeout(Duration::from_millis(800))
+            .send()
+    };
+    assert!(
+        health().await.is_err(),
+        "a fifth connection was served beside four"
+    );
+    let started = Instant::now();
+    let served = support::eventually(Duration::from_secs(6), || async { health().await.is_ok() });
+    assert!(
+        served.await,
+        "not served after the idle connections' header timeout"
+    );
+    eprintln!(
+        "served once the idle connections timed out, after {:?}",
+        started.elapsed()
+    );
+    drop(idle);
+
+    let head = format!(
+        "POST /api/documents HTTP/1.1\r\nHost: test\r\nx-api-key: {}\r\n\
+         Content-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: 100000\r\n\r\n",
+        support::api::KEY,
+    );
+    let body = "--XYZ\r\n".repeat(1000);
+    let (answer, after) = trickle(head, body, Duration::from_millis(20)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("REQUEST_TIMEOUT"), "{answer}");
+    assert!(after < Duration::from_secs(8), "{after:?}");
 }

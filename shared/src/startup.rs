@@ -95,7 +95,7 @@ impl Application {
             }
         };
         let grace = self.config.http.shutdown_grace;
-        http::serve(self.listener, self.router, shutdown, grace).await?;
+        http::serve(self.listener, self.router, shutdown, &self.config.http).await;
         let _ = stop.send(true);
         if let Some(worker) = worker {
             let since = signalled_at.get().copied().unwrap_or_else(Instant::now);

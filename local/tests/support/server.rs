@@ -138,6 +138,23 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap()
     }
+
+    /// A memory field of the process's `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in bytes.
+    pub fn memory(&self, field: &str) -> u64 {
+        let pid = self.pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+        kib * 1024
+    }
+
+    /// Forgets the peak so far: `memory("VmHWM")` then tells the peak from now on.
+    pub fn forget_peak(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").unwrap();
+    }
 }
 
 /// The line a server logs once it listens: `{"level","time","msg":"Server running on port N",…}`.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{
     blocks::Block,
-    chunking::{Chunk, chunk},
+    chunking::{Chunk, chunk, max_text_bytes},
     failure::{Failure, FailureCode},
     quality, text,
 };
@@ -22,6 +22,12 @@ pub struct Prepared {
 /// Texts embedded between two looks at the deadline: enough to keep every thread busy.
 const EMBED_ROUND: usize = 256;
 
+/// The most converter output worth reading for one document: the text its chunks can hold,
+/// with as much again for the JSON it travels in.
+pub fn max_converted_bytes(embedder: &dyn Embedder, max_chunks: usize) -> usize {
+    max_text_bytes(embedder.max_tokens(), max_chunks).saturating_mul(2)
+}
+
 /// `max_chunks` bounds the model's work for one document: a small archive can hold a huge text,
 /// and its hours of embedding would hold up every document queued behind it. With a `deadline`
 /// (a Lambda invocation's end), a document whose embedding will not be done by then fails as
@@ -32,6 +38,17 @@ pub fn prepare(
     max_chunks: usize,
     deadline: Option<Instant>,
 ) -> Result<Prepared, Failure> {
+    let max_text = max_text_bytes(embedder.max_tokens(), max_chunks);
+    let text_bytes: usize = blocks.iter().map(|b| b.text.len()).sum();
+    if text_bytes > max_text {
+        let why = format!(
+            "the text is {} KiB, more than {max_chunks} chunks can hold ({} KiB; \
+             MAX_DOCUMENT_CHUNKS sets the limit)",
+            text_bytes >> 10,
+            max_text >> 10
+        );
+        return Err(Failure::new(FailureCode::FileTooLarge, why));
+    }
     let blocks: Vec<Block> = blocks
         .into_iter()
         .map(|b| Block {
@@ -40,25 +57,15 @@ pub fn prepare(
         })
         .filter(|b| !b.text.is_empty())
         .collect();
-    let all_text: String = blocks
-        .iter()
-        .map(|b| b.text.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
-    quality::check(&all_text)?;
-    let chunked = chunk(&blocks, embedder.max_tokens(), &|t| {
-        embedder.count_tokens(t)
-    });
-    if chunked.chunks.len() > max_chunks {
-        return Err(Failure::new(
-            FailureCode::FileTooLarge,
-            format!(
-                "the text makes {} chunks; at most {max_chunks} are embedded per document \
-                 (MAX_DOCUMENT_CHUNKS)",
-                chunked.chunks.len()
-            ),
-        ));
-    }
+    quality::check(blocks.iter().map(|b| b.text.as_str()))?;
+    let count_tokens = |t: &str| embedder.count_tokens(t);
+    let Some(chunked) = chunk(&blocks, embedder.max_tokens(), max_chunks, &count_tokens) else {
+        let why = format!(
+            "the text makes more than {max_chunks} chunks, the most embedded per document \
+             (MAX_DOCUMENT_CHUNKS)"
+        );
+        return Err(Failure::new(FailureCode::FileTooLarge, why));
+    };
     let inputs: Vec<&str> = chunked
         .chunks
         .iter()
@@ -155,8 +162,22 @@ mod tests {
 
         let failure = prepare(sections(4), &embedder, 3, None).unwrap_err();
         assert_eq!(failure.code, FailureCode::FileTooLarge);
-        assert!(failure.message.contains("4 chunks"), "{failure}");
+        assert!(failure.message.contains("more than 3 chunks"), "{failure}");
         assert_eq!(embedder.0.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_text_more_than_the_chunks_can_hold_fails_before_it_is_cleaned_or_chunked() {
+        let embedder = CountingEmbedder::default();
+        // 16 tokens of at most 16 bytes each, in 3 chunks: 768 bytes.
+        let long = Block::new(BlockKind::Paragraph, "word ".repeat(200), None);
+        let failure = prepare(vec![long], &embedder, 3, None).unwrap_err();
+        assert_eq!(failure.code, FailureCode::FileTooLarge);
+        assert!(
+            failure.message.contains("more than 3 chunks can hold"),
+            "{failure}"
+        );
+        assert_eq!(embedder.0.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -221,7 +221,8 @@ impl Worker {
             .ok_or_else(|| {
                 Failure::new(FailureCode::InternalError, "the stored file is missing")
             })?;
-        let blocks = self.sandbox.convert(document.format, bytes).await?;
+        let most = pipeline::max_converted_bytes(self.embedder.as_ref(), self.max_chunks);
+        let blocks = self.sandbox.convert(document.format, bytes, most).await?;
         let converted = started.elapsed();
         let (embedder, max_chunks) = (self.embedder.clone(), self.max_chunks);
         let prepared = tokio::task::spawn_blocking(move || {

@@ -77,6 +77,9 @@ pub struct HttpConfig {
     pub rate_limit_window: Duration,
     /// After a shutdown signal: how long requests in flight and the job in hand may run on.
     pub shutdown_grace: Duration,
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
     pub trust_proxy: TrustProxy,
     pub max_file_size_bytes: u64,
     /// Uploads held in memory at once: `UPLOAD_MEMORY_MB` over twice the largest (a body is
@@ -207,6 +210,9 @@ impl HttpConfig {
             rate_limit_max: vars.number("RATE_LIMIT_MAX")? as u32,
             rate_limit_window: Duration::from_millis(vars.number("RATE_LIMIT_WINDOW_MS")?),
             shutdown_grace: Duration::from_secs(vars.number("SHUTDOWN_GRACE_SECS")?),
+            header_read_timeout: Duration::from_secs(vars.number("HEADER_READ_TIMEOUT_SECS")?),
+            request_timeout: Duration::from_secs(vars.number("REQUEST_TIMEOUT_SECS")?),
+            max_connections: vars.number("MAX_CONNECTIONS")? as usize,
             trust_proxy,
             max_file_size_bytes: vars.number("MAX_FILE_SIZE_MB")? * 1024 * 1024,
             concurrent_uploads: (vars.number("UPLOAD_MEMORY_MB")?

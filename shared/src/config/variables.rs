@@ -90,6 +90,24 @@ pub const VARIABLES: &[Variable] = &[
         (1, 3600),
         "After SIGTERM: time left to requests in flight and the job in hand",
     ),
+    number(
+        "HEADER_READ_TIMEOUT_SECS",
+        Some("10"),
+        (1, 3600),
+        "Time a client has to send a request's headers; idle connections close after it",
+    ),
+    number(
+        "REQUEST_TIMEOUT_SECS",
+        Some("120"),
+        (1, 86_400),
+        "Time one request may take, its upload included; then 408",
+    ),
+    number(
+        "MAX_CONNECTIONS",
+        Some("512"),
+        (1, 1_000_000),
+        "Connections served at once; more wait to be accepted",
+    ),
     text(
         "TRUST_PROXY",
         Some("false"),

@@ -9,7 +9,10 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
-use tokio::{io::AsyncWriteExt, process::Command};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    process::Command,
+};
 
 use crate::domain::{
     blocks::Block,
@@ -19,6 +22,9 @@ use crate::domain::{
 
 /// Address space a conversion may use (the 200 MiB zip bomb must fail inside it).
 pub const MEMORY_LIMIT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// The child's error output kept for the log; a panic's message fits, a flood does not.
+const STDERR_KEPT: u64 = 64 * 1024;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,7 +62,14 @@ impl Sandbox {
         ))
     }
 
-    pub async fn convert(&self, format: Format, bytes: Vec<u8>) -> Result<Vec<Block>, Failure> {
+    /// Converts `bytes` in a child. Output past `max_output_bytes` stops the child there: the
+    /// file makes more text than a document may hold, and reading on would only cost memory.
+    pub async fn convert(
+        &self,
+        format: Format,
+        bytes: Vec<u8>,
+        max_output_bytes: usize,
+    ) -> Result<Vec<Block>, Failure> {
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .args(["--format", format.as_str()])
@@ -74,10 +87,21 @@ impl Sandbox {
             // The child may die before reading everything; its exit status tells why.
             let _ = stdin.write_all(&bytes).await;
         });
-        let waited = tokio::time::timeout(self.timeout, child.wait_with_output()).await;
+        let ran = tokio::time::timeout(self.timeout, collect(&mut child, max_output_bytes)).await;
         feed.abort();
-        let output = match waited {
-            Ok(output) => output.map_err(|e| Failure::internal("converter failed", &e))?,
+        let output = match ran {
+            Ok(Ok(Some(output))) => output,
+            Ok(Ok(None)) => {
+                return Err(Failure::new(
+                    FailureCode::FileTooLarge,
+                    format!(
+                        "the converted text passed {} MiB, more than MAX_DOCUMENT_CHUNKS \
+                         chunks can hold",
+                        max_output_bytes >> 20
+                    ),
+                ));
+            }
+            Ok(Err(e)) => return Err(Failure::internal("converter failed", &e)),
             Err(_) => {
                 return Err(Failure::new(
                     FailureCode::Timeout,
@@ -85,24 +109,63 @@ impl Sandbox {
                 ));
             }
         };
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            tracing::warn!(status = %output.status, stderr = %stderr.chars().take(2000).collect::<String>(), "converter died");
-            let why = if stderr.contains("memory allocation") {
-                format!(
-                    "converting the file needs more than {} MiB of memory",
-                    MEMORY_LIMIT_BYTES >> 20
-                )
-            } else {
-                format!("the converter crashed on this file ({})", output.status)
-            };
-            return Err(Failure::new(FailureCode::CorruptFile, why));
-        }
-        match serde_json::from_slice(&output.stdout) {
-            Ok(Outcome::Blocks(blocks)) => Ok(blocks),
-            Ok(Outcome::Failure(failure)) => Err(failure),
-            Err(e) => Err(Failure::internal("unreadable converter output", &e)),
-        }
+        outcome_of(output)
+    }
+}
+
+/// The child's output and exit status; `None` once stdout passes `max_stdout` bytes (the child
+/// is then killed when dropped). Its error output is drained meanwhile, so it cannot stall.
+async fn collect(
+    child: &mut tokio::process::Child,
+    max_stdout: usize,
+) -> std::io::Result<Option<std::process::Output>> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let drained = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        (&mut stderr)
+            .take(STDERR_KEPT)
+            .read_to_end(&mut kept)
+            .await?;
+        tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await?;
+        Ok::<_, std::io::Error>(kept)
+    });
+    let mut out = Vec::new();
+    let limit = u64::try_from(max_stdout)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    stdout.take(limit).read_to_end(&mut out).await?;
+    if out.len() > max_stdout {
+        return Ok(None);
+    }
+    let status = child.wait().await?;
+    let stderr = drained.await.map_err(std::io::Error::other)??;
+    Ok(Some(std::process::Output {
+        status,
+        stdout: out,
+        stderr,
+    }))
+}
+
+/// What the child said: its blocks, its own failure, or why it died.
+fn outcome_of(output: std::process::Output) -> Result<Vec<Block>, Failure> {
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        tracing::warn!(status = %output.status, stderr = %stderr.chars().take(2000).collect::<String>(), "converter died");
+        let why = if stderr.contains("memory allocation") {
+            format!(
+                "converting the file needs more than {} MiB of memory",
+                MEMORY_LIMIT_BYTES >> 20
+            )
+        } else {
+            format!("the converter crashed on this file ({})", output.status)
+        };
+        return Err(Failure::new(FailureCode::CorruptFile, why));
+    }
+    match serde_json::from_slice(&output.stdout) {
+        Ok(Outcome::Blocks(blocks)) => Ok(blocks),
+        Ok(Outcome::Failure(failure)) => Err(failure),
+        Err(e) => Err(Failure::internal("unreadable converter output", &e)),
     }
 }
 
@@ -171,6 +234,9 @@ fn run_child(format: Format, cpu_seconds: u64) -> i32 {
 mod tests {
     use super::*;
 
+    /// An output bound no test reaches.
+    const ANY: usize = 1 << 20;
+
     /// A sandbox whose "converter" is a shell script; the `--format …` arguments it is given
     /// become the script's unused positional parameters.
     fn shell(script: &str, timeout: Duration) -> Sandbox {
@@ -185,7 +251,7 @@ mod tests {
     async fn a_converter_that_hangs_is_killed_at_the_time_budget() {
         let started = std::time::Instant::now();
         let failure = shell("sleep 30", Duration::from_millis(500))
-            .convert(Format::Text, b"x".to_vec())
+            .convert(Format::Text, b"x".to_vec(), ANY)
             .await
             .unwrap_err();
         assert_eq!(failure.code, FailureCode::Timeout);
@@ -199,7 +265,7 @@ mod tests {
     #[tokio::test]
     async fn a_converter_that_crashes_marks_the_file_corrupt() {
         let failure = shell("kill -SEGV $$", Duration::from_secs(5))
-            .convert(Format::Pdf, vec![0; 1 << 20])
+            .convert(Format::Pdf, vec![0; 1 << 20], ANY)
             .await
             .unwrap_err();
         assert_eq!(failure.code, FailureCode::CorruptFile);
@@ -213,7 +279,7 @@ mod tests {
             &format!("cat >/dev/null; printf '%s' '{blocks}'"),
             Duration::from_secs(5),
         )
-        .convert(Format::Text, b"input".to_vec())
+        .convert(Format::Text, b"input".to_vec(), ANY)
         .await
         .unwrap();
         assert_eq!(
@@ -226,7 +292,7 @@ mod tests {
         );
         let failure = r#"{"failure":{"code":"PASSWORD_PROTECTED","message":"locked"}}"#;
         let got = shell(&format!("printf '%s' '{failure}'"), Duration::from_secs(5))
-            .convert(Format::Pdf, vec![])
+            .convert(Format::Pdf, vec![], ANY)
             .await;
         assert_eq!(
             got.unwrap_err(),
@@ -240,9 +306,27 @@ mod tests {
         unsafe { std::env::set_var("RAGBASE_TEST_SECRET", "postgres://user:secret@db/ragbase") };
         let echo = r#"printf '{"blocks":[{"kind":"paragraph","text":"[%s|%s]"}]}' "$RAGBASE_TEST_SECRET" "$HOME""#;
         let got = shell(&format!("cat >/dev/null; {echo}"), Duration::from_secs(5))
-            .convert(Format::Text, b"input".to_vec())
+            .convert(Format::Text, b"input".to_vec(), ANY)
             .await
             .unwrap();
         assert_eq!(got[0].text, "[|]");
+    }
+
+    #[tokio::test]
+    async fn a_child_that_writes_past_the_output_bound_is_stopped_there() {
+        let started = std::time::Instant::now();
+        // A megabyte of error output first (which must not stall it), then endless output.
+        let flood = "cat >/dev/null; head -c 1000000 /dev/zero >&2; exec yes";
+        let failure = shell(flood, Duration::from_secs(60))
+            .convert(Format::Csv, b"a,b".to_vec(), 4 << 20)
+            .await
+            .unwrap_err();
+        assert_eq!(failure.code, FailureCode::FileTooLarge, "{failure}");
+        assert!(failure.message.contains("4 MiB"), "{failure}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -10,6 +10,9 @@ const MAX_TABLE_ROWS: usize = 50;
 const MAX_TABLE_COLUMNS: usize = 12;
 /// Row sentences per paragraph.
 const ROWS_PER_PARAGRAPH: usize = 5;
+/// Longest column name repeated in every row sentence. A longer header is said once, whole:
+/// repeated, 13 headers of 4,000 characters turn a CSV under 1 MB into a gigabyte of text.
+const MAX_NAME_CHARS: usize = 60;
 
 /// `rows` as blocks; with `has_header`, the first row names the columns.
 pub fn blocks(rows: Vec<Vec<String>>, has_header: bool) -> Vec<Block> {
@@ -28,27 +31,37 @@ pub fn blocks(rows: Vec<Vec<String>>, has_header: bool) -> Vec<Block> {
     };
     let names: Vec<String> = (0..columns)
         .map(|i| match header.get(i) {
-            Some(name) if !name.is_empty() => name.clone(),
+            Some(name) if !name.is_empty() => shortened(name),
             _ => format!("Column {}", i + 1),
         })
         .collect();
-    data.chunks(ROWS_PER_PARAGRAPH)
-        .map(|group| {
-            let sentences: Vec<String> = group
-                .iter()
-                .map(|row| {
-                    names
-                        .iter()
-                        .zip(row)
-                        .filter(|(_, value)| !value.is_empty())
-                        .map(|(name, value)| format!("{name}: {value}"))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .collect();
-            Block::new(BlockKind::Paragraph, sentences.join("\n"), None)
-        })
-        .collect()
+    let whole_header = header
+        .iter()
+        .any(|name| name.chars().count() > MAX_NAME_CHARS);
+    let header_block = whole_header.then(|| Block::new(BlockKind::Table, header.join(" | "), None));
+    let rows = data.chunks(ROWS_PER_PARAGRAPH).map(|group| {
+        let sentences: Vec<String> = group
+            .iter()
+            .map(|row| {
+                names
+                    .iter()
+                    .zip(row)
+                    .filter(|(_, value)| !value.is_empty())
+                    .map(|(name, value)| format!("{name}: {value}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .collect();
+        Block::new(BlockKind::Paragraph, sentences.join("\n"), None)
+    });
+    header_block.into_iter().chain(rows).collect()
+}
+
+fn shortened(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME_CHARS) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name.to_owned(),
+    }
 }
 
 /// A table read cell by cell (DOCX, PPTX) as `a | b` lines: whitespace in a cell collapses, so a
@@ -167,6 +180,25 @@ mod tests {
              City: Town 3; Column 2: x; Population: 3\n\
              City: Town 4; Column 2: x; Population: 4"
         );
+    }
+
+    #[test]
+    fn long_column_names_are_said_once_whole_and_shortened_in_the_rows() {
+        let long = "Q".repeat(4000);
+        let mut rows = grid(&[&[&long, "Short"]]);
+        rows.extend((0..60).map(|i| vec![i.to_string(), "v".into()]));
+        let out = blocks(rows, true);
+        assert_eq!(
+            out[0],
+            Block::new(BlockKind::Table, format!("{long} | Short"), None)
+        );
+        let first_row = out[1].text.lines().next().unwrap();
+        assert_eq!(
+            first_row,
+            format!("{}…: 0; Short: v", "Q".repeat(MAX_NAME_CHARS))
+        );
+        let text: usize = out.iter().map(|b| b.text.len()).sum();
+        assert!(text < 4000 + 60 * 100, "{text} bytes");
     }
 
     #[test]

@@ -13,6 +13,19 @@ use super::blocks::{Block, BlockKind};
 /// Tokens repeated from the end of a full chunk at the start of the next.
 const OVERLAP_TOKENS: usize = 32;
 
+/// Bytes a chunk may hold per token of its limit. Real text needs 3 to 6; the bound is for
+/// words the tokenizer reads as one unknown token however long they are, which would otherwise
+/// let a chunk of one "word" be megabytes.
+const MAX_BYTES_PER_TOKEN: usize = 16;
+
+/// The most text that `max_chunks` chunks of `max_tokens` can hold: a document with more fails
+/// as too large whatever its words, so nothing needs to read further.
+pub fn max_text_bytes(max_tokens: usize, max_chunks: usize) -> usize {
+    max_tokens
+        .saturating_mul(MAX_BYTES_PER_TOKEN)
+        .saturating_mul(max_chunks)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
     pub index: usize,
@@ -37,6 +50,9 @@ pub struct Chunked {
 /// The headings above a point in the document: (level, text), outermost first.
 type Trail = Vec<(u8, String)>;
 
+/// The pieces of a document grouped by the heading trail they sit under.
+type Sections = Vec<(Trail, Vec<Piece>)>;
+
 /// A stretch of the Markdown that is never split: a sentence, a code line, a table row.
 struct Piece {
     start: usize,
@@ -47,10 +63,18 @@ struct Piece {
 
 /// Splits `blocks` into chunks whose embedding input is at most `max_tokens` as counted by
 /// `count_tokens` (which includes the model's special tokens; `count_tokens("")` tells how many).
-pub fn chunk(blocks: &[Block], max_tokens: usize, count_tokens: &dyn Fn(&str) -> usize) -> Chunked {
+/// `None` when the text needs more than `max_chunks` chunks: known as soon as its tokens
+/// outnumber what that many chunks hold, so a huge text costs no more than the largest allowed.
+pub fn chunk(
+    blocks: &[Block],
+    max_tokens: usize,
+    max_chunks: usize,
+    count_tokens: &dyn Fn(&str) -> usize,
+) -> Option<Chunked> {
     let overhead = count_tokens("");
     let tokens_of = |text: &str| count_tokens(text).saturating_sub(overhead);
-    let (markdown, sections) = sections_of(blocks, max_tokens, &tokens_of);
+    let most_tokens = max_chunks.saturating_mul(max_tokens);
+    let (markdown, sections) = sections_of(blocks, max_tokens, most_tokens, &tokens_of)?;
     let mut chunks = Vec::new();
     let mut chars = CharCounter::default();
     for (trail, pieces) in sections {
@@ -61,19 +85,25 @@ pub fn chunk(blocks: &[Block], max_tokens: usize, count_tokens: &dyn Fn(&str) ->
             overhead,
         };
         section.chunk(max_tokens, count_tokens, &mut chars, &mut chunks);
+        if chunks.len() > max_chunks {
+            return None;
+        }
     }
-    Chunked { markdown, chunks }
+    Some(Chunked { markdown, chunks })
 }
 
-/// The document's Markdown, and its pieces grouped by the heading trail they sit under.
+/// The document's Markdown, and its pieces grouped by the heading trail they sit under; `None`
+/// once the pieces hold more than `most_tokens`.
 fn sections_of(
     blocks: &[Block],
     max_tokens: usize,
+    most_tokens: usize,
     tokens_of: &dyn Fn(&str) -> usize,
-) -> (String, Vec<(Trail, Vec<Piece>)>) {
+) -> Option<(String, Sections)> {
     let mut markdown = String::new();
-    let mut sections: Vec<(Trail, Vec<Piece>)> = vec![(Vec::new(), Vec::new())];
+    let mut sections: Sections = vec![(Vec::new(), Vec::new())];
     let mut trail: Trail = Vec::new();
+    let mut tokens = 0;
     for block in blocks.iter().filter(|b| !b.text.trim().is_empty()) {
         if !markdown.is_empty() {
             markdown.push_str("\n\n");
@@ -86,29 +116,36 @@ fn sections_of(
                 trail.retain(|(l, _)| *l < level);
                 trail.push((level, block.text.trim().to_owned()));
                 // The heading line belongs to the chunk it opens, so searches for it find its section.
-                let tokens = tokens_of(rendered);
-                let end = markdown.len();
-                let page = block.page;
-                sections.push((
-                    trail.clone(),
-                    vec![Piece {
-                        start,
-                        end,
-                        tokens,
-                        page,
-                    }],
-                ));
+                let piece = Piece {
+                    start,
+                    end: markdown.len(),
+                    tokens: tokens_of(rendered),
+                    page: block.page,
+                };
+                tokens += piece.tokens;
+                sections.push((trail.clone(), vec![piece]));
             }
             kind => {
                 let section = &mut sections.last_mut().expect("one section always exists").1;
                 for (offset, part) in split_units(rendered, kind) {
-                    let at = start + offset;
-                    push_bounded(section, at, part, block.page, max_tokens, tokens_of);
+                    let before = section.len();
+                    push_bounded(
+                        section,
+                        start + offset,
+                        part,
+                        block.page,
+                        max_tokens,
+                        tokens_of,
+                    );
+                    tokens += section[before..].iter().map(|p| p.tokens).sum::<usize>();
+                    if tokens > most_tokens {
+                        return None;
+                    }
                 }
             }
         }
     }
-    (markdown, sections)
+    (tokens <= most_tokens).then_some((markdown, sections))
 }
 
 /// The pieces under one heading trail, packed into chunks that carry the trail.
@@ -169,7 +206,8 @@ impl Section<'_> {
     }
 }
 
-/// Groups consecutive pieces into chunks of at most `budget` tokens; a chunk closed for size
+/// Groups consecutive pieces into chunks of at most `budget` tokens (and as many times
+/// `MAX_BYTES_PER_TOKEN` bytes); a chunk closed for size
 /// starts the next with its own last pieces (up to `OVERLAP_TOKENS`). Token counts of pieces add
 /// up exactly for WordPiece (it splits on whitespace); `fits` checks each chunk with the real
 /// tokenizer anyway, and a chunk that does not fit gives up pieces to the next.
@@ -178,12 +216,16 @@ fn pack(
     budget: usize,
     fits: &dyn Fn(&std::ops::Range<usize>) -> bool,
 ) -> Vec<std::ops::Range<usize>> {
+    let max_bytes = budget * MAX_BYTES_PER_TOKEN;
     let mut ranges = Vec::new();
     let mut start = 0;
     while start < pieces.len() {
         let mut end = start;
         let mut used = 0;
-        while end < pieces.len() && (end == start || used + pieces[end].tokens <= budget) {
+        let fits_bytes = |end: usize| pieces[end].end - pieces[start].start <= max_bytes;
+        while end < pieces.len()
+            && (end == start || (used + pieces[end].tokens <= budget && fits_bytes(end)))
+        {
             used += pieces[end].tokens;
             end += 1;
         }
@@ -231,8 +273,9 @@ fn trim_unit(at: usize, unit: &str) -> (usize, &str) {
     (at + lead, unit.trim())
 }
 
-/// Adds a unit as one piece, or, when it alone is over the limit, as word-sized (then
-/// character-sized) parts that each fit.
+/// Adds a unit as one piece, or, when it alone is over the limit (in tokens or bytes), as
+/// word-sized (then character-sized) parts that each fit. Text over the byte bound is never
+/// handed to the tokenizer whole: its cost grows with the text, whatever the count.
 fn push_bounded(
     pieces: &mut Vec<Piece>,
     start: usize,
@@ -243,49 +286,83 @@ fn push_bounded(
 ) {
     // Leave room for breadcrumbs: a single piece uses at most half the limit.
     let cap = (max_tokens / 2).max(8);
-    let tokens = tokens_of(text);
-    if tokens <= cap {
+    let byte_cap = cap * MAX_BYTES_PER_TOKEN;
+    let tokens = (text.len() <= byte_cap).then(|| tokens_of(text));
+    let one_word = text
+        .split_word_bounds()
+        .next()
+        .is_some_and(|w| w.len() == text.len());
+    let parts = match tokens {
+        Some(tokens) if tokens <= cap => Vec::new(),
+        _ if one_word => character_runs(text, byte_cap),
+        _ => word_groups(text, cap, byte_cap, tokens_of),
+    };
+    if parts.len() < 2 {
+        // It fits, or cannot be cut (one character over the limit): it stays whole.
+        let end = start + text.len();
+        let tokens = tokens.unwrap_or(cap).min(cap);
         pieces.push(Piece {
             start,
-            end: start + text.len(),
+            end,
             tokens,
             page,
         });
         return;
     }
-    let words: Vec<(usize, &str)> = text.split_word_bound_indices().collect();
-    if words.len() > 1 {
-        let mut group_start = 0;
-        let mut group_tokens = 0;
-        for (i, (offset, word)) in words.iter().enumerate() {
-            let word_tokens = tokens_of(word);
-            if group_tokens + word_tokens > cap && *offset > group_start {
-                let part = &text[group_start..*offset];
-                let (at, part) = trim_unit(start + group_start, part);
-                push_bounded(pieces, at, part, page, max_tokens, tokens_of);
-                group_start = *offset;
-                group_tokens = 0;
-            }
-            group_tokens += word_tokens;
-            if i == words.len() - 1 {
-                let (at, part) = trim_unit(start + group_start, &text[group_start..]);
-                if !part.is_empty() {
-                    push_bounded(pieces, at, part, page, max_tokens, tokens_of);
-                }
-            }
-        }
-        return;
-    }
-    // One enormous "word" (a hash, base64): cut it in character runs.
-    let cut = text
-        .char_indices()
-        .nth(text.chars().count() / 2)
-        .map_or(text.len(), |(i, _)| i);
-    for (offset, part) in [(0, &text[..cut]), (cut, &text[cut..])] {
+    for range in parts {
+        let (at, part) = trim_unit(start + range.start, &text[range]);
         if !part.is_empty() {
-            push_bounded(pieces, start + offset, part, page, max_tokens, tokens_of);
+            push_bounded(pieces, at, part, page, max_tokens, tokens_of);
         }
     }
+}
+
+/// Consecutive words grouped within `cap` tokens and `byte_cap` bytes; a word over the byte
+/// bound is a group of its own, and is not tokenized.
+fn word_groups(
+    text: &str,
+    cap: usize,
+    byte_cap: usize,
+    tokens_of: &dyn Fn(&str) -> usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut groups = Vec::new();
+    let (mut group_start, mut group_tokens) = (0, 0);
+    for (offset, word) in text.split_word_bound_indices() {
+        let word_tokens = if word.len() > byte_cap {
+            cap + 1
+        } else {
+            tokens_of(word)
+        };
+        let bytes = offset + word.len() - group_start;
+        if (group_tokens + word_tokens > cap || bytes > byte_cap) && offset > group_start {
+            groups.push(group_start..offset);
+            (group_start, group_tokens) = (offset, 0);
+        }
+        group_tokens += word_tokens;
+    }
+    groups.push(group_start..text.len());
+    groups
+}
+
+/// One enormous "word" (a hash, base64) in runs of at most `byte_cap` bytes, or, when it is
+/// within the bytes but over the tokens, in halves; none if it cannot be cut.
+fn character_runs(text: &str, byte_cap: usize) -> Vec<std::ops::Range<usize>> {
+    if text.len() <= byte_cap {
+        let half = text.char_indices().nth(text.chars().count() / 2);
+        return match half {
+            Some((half, _)) if half > 0 => vec![0..half, half..text.len()],
+            // One character: it cannot be cut.
+            _ => Vec::new(),
+        };
+    }
+    let mut runs = Vec::new();
+    let mut offset = 0;
+    while offset < text.len() {
+        let end = offset + text[offset..].floor_char_boundary(byte_cap);
+        runs.push(offset..end);
+        offset = end;
+    }
+    runs
 }
 
 /// Byte offset → character offset, for offsets visited in increasing order.
@@ -338,7 +415,7 @@ mod tests {
             heading(2, "Usage"),
             para("Call it.", 3),
         ];
-        let out = chunk(&blocks, 256, &count);
+        let out = chunk(&blocks, 256, usize::MAX, &count).unwrap();
         let crumbs: Vec<String> = out
             .chunks
             .iter()
@@ -368,7 +445,7 @@ mod tests {
             heading(1, "Café"),
             para("Crème brûlée is déjà vu. 東京は首都です。", 4),
         ];
-        let out = chunk(&blocks, 256, &count);
+        let out = chunk(&blocks, 256, usize::MAX, &count).unwrap();
         for c in &out.chunks {
             let slice: String = out
                 .markdown
@@ -386,7 +463,7 @@ mod tests {
             .map(|i| format!("Sentence number {i} says something useful."))
             .collect();
         let blocks = [heading(1, "Long"), para(&sentences.join(" "), 7)];
-        let out = chunk(&blocks, 64, &count);
+        let out = chunk(&blocks, 64, usize::MAX, &count).unwrap();
         assert!(out.chunks.len() > 5, "{}", out.chunks.len());
         for c in &out.chunks {
             assert!(
@@ -424,7 +501,7 @@ mod tests {
             .join("\n");
         let blocks = [para(&blob, 1), Block::new(BlockKind::Code, code, Some(1))];
         let always_long = |t: &str| t.chars().count() / 4 + 2;
-        let out = chunk(&blocks, 64, &always_long);
+        let out = chunk(&blocks, 64, usize::MAX, &always_long).unwrap();
         assert!(
             out.chunks
                 .iter()
@@ -440,8 +517,42 @@ mod tests {
     }
 
     #[test]
+    fn a_word_the_tokenizer_counts_as_one_token_is_still_cut_to_the_byte_bound() {
+        // WordPiece reads any word over 100 characters as one unknown token.
+        let one_per_word = |t: &str| t.split_whitespace().count() + 2;
+        let words = format!("{} and then {}", "y".repeat(300_000), "z".repeat(3_000_000));
+        let out = chunk(&[para(&words, 1)], 256, usize::MAX, &one_per_word).unwrap();
+        let largest = out.chunks.iter().map(|c| c.content.len()).max().unwrap();
+        assert!(
+            largest <= 256 * MAX_BYTES_PER_TOKEN,
+            "a chunk of {largest} bytes"
+        );
+        let covered: usize = out.chunks.iter().map(|c| c.content.len()).sum();
+        assert!(covered >= words.len() - 20, "the whole text is kept");
+        assert!(out.chunks.len() * 256 * MAX_BYTES_PER_TOKEN >= words.len());
+    }
+
+    #[test]
+    fn a_text_over_the_chunk_limit_is_refused_once_its_tokens_outnumber_the_limit() {
+        let calls = std::cell::Cell::new(0);
+        let counting = |t: &str| {
+            calls.set(calls.get() + 1);
+            count(t)
+        };
+        let sentences = "One short sentence here. ".repeat(10_000);
+        assert_eq!(chunk(&[para(&sentences, 1)], 64, 10, &counting), None);
+        assert!(
+            calls.get() < 1_000,
+            "{} sentences read of 10,000",
+            calls.get()
+        );
+        let fits = chunk(&[para(&sentences[..1_000], 1)], 64, 10, &count).unwrap();
+        assert!(fits.chunks.len() <= 10);
+    }
+
+    #[test]
     fn empty_blocks_give_no_chunks() {
-        let out = chunk(&[para("   ", 1)], 256, &count);
+        let out = chunk(&[para("   ", 1)], 256, usize::MAX, &count).unwrap();
         assert!(out.chunks.is_empty() && out.markdown.is_empty());
     }
 }

@@ -36,6 +36,8 @@ pub enum ApiError {
     PayloadTooLarge { limit_mb: u64 },
     #[error("Too many uploads in progress, please retry shortly")]
     UploadsBusy,
+    #[error("The request took longer than {seconds} s")]
+    RequestTimeout { seconds: u64 },
 }
 
 /// A case's row: its code, its status, and the message clients get instead of the error's own
@@ -52,6 +54,7 @@ impl ApiError {
             Self::MethodNotAllowed => ("METHOD_NOT_ALLOWED", S::METHOD_NOT_ALLOWED, None),
             Self::PayloadTooLarge { .. } => ("FILE_TOO_LARGE", S::PAYLOAD_TOO_LARGE, None),
             Self::UploadsBusy => ("SERVICE_UNAVAILABLE", S::SERVICE_UNAVAILABLE, None),
+            Self::RequestTimeout { .. } => ("REQUEST_TIMEOUT", S::REQUEST_TIMEOUT, None),
             Self::Core(error) => match error {
                 Error::Validation(_) => ("VALIDATION_ERROR", S::BAD_REQUEST, None),
                 Error::InvalidId(_) => ("INVALID_ID", S::BAD_REQUEST, None),

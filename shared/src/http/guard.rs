@@ -1,4 +1,5 @@
-//! The gate in front of `/api`: per-client rate limit, then API-key authentication.
+//! The gate in front of `/api` (per-client rate limit, then API-key authentication), and the
+//! bounds on what one request may take (upload memory, time).
 
 use std::time::Duration;
 
@@ -26,6 +27,19 @@ pub async fn upload_slot(State(state): State<AppState>, request: Request, next: 
             response
         }
         _ => ApiError::UploadsBusy.into_response(),
+    }
+}
+
+/// Answers 408 to a request still running after `REQUEST_TIMEOUT_SECS`, its body's upload
+/// included: a client that trickles a body cannot hold its connection and memory for ever.
+pub async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.config.http.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout {
+            seconds: limit.as_secs(),
+        }
+        .into_response(),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The axum `Router` that every runtime serves, and graceful serving for the long-running ones.
+//! The axum `Router` that every runtime serves, and serving it for the long-running ones.
 
 mod client_ip;
 mod documents;
@@ -8,9 +8,12 @@ mod guard;
 pub(crate) mod observe;
 mod probes;
 mod query;
+mod serve;
 pub mod types;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration, time::Instant};
+pub use serve::serve;
+
+use std::{sync::Arc, time::Instant};
 
 use axum::{
     Router,
@@ -20,10 +23,7 @@ use axum::{
     middleware::{from_fn_with_state, map_response, map_response_with_state},
     routing::{MethodRouter, get, patch, post},
 };
-use tokio::{
-    net::TcpListener,
-    sync::{Semaphore, watch},
-};
+use tokio::sync::Semaphore;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -202,6 +202,7 @@ fn with_platform_layers(routes: Router<AppState>, state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
 
     routes
+        .layer(from_fn_with_state(state.clone(), guard::time_limit))
         // Inside the metrics: a panic is answered 500 and counted like any other.
         .layer(CatchPanicLayer::new())
         .layer(from_fn_with_state(state.clone(), observe::record))
@@ -256,35 +257,6 @@ fn cors(config: &Config) -> CorsLayer {
             HeaderName::from_static("x-ratelimit-reset"),
             header::RETRY_AFTER,
         ])
-}
-
-/// Serves until `shutdown` completes, then lets in-flight requests finish for up to `grace`.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> Result<(), Error> {
-    let (stop, stopped) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    });
-    let signalled = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signalled(stopped.clone()));
-    tokio::select! {
-        served = server => served.map_err(|e| Error::Internal(format!("server failed: {e}"))),
-        () = async { signalled(stopped).await; tokio::time::sleep(grace).await } => {
-            tracing::warn!(grace_seconds = grace.as_secs(), "requests still running after the grace period; exiting");
-            Ok(())
-        }
-    }
 }
 
 /// Completes on SIGTERM or SIGINT.
