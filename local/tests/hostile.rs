@@ -140,6 +140,8 @@ async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend:
     for found in ["xls-formula-panic.xls", "xls-memory-hog.xls"] {
         files.push(checkout().join("local/tests/fixtures").join(found));
     }
+    api.server.forget_peak();
+    let baseline = api.server.memory("VmRSS");
     let mut refused = Vec::new();
     for path in files.iter().filter(|p| !p.ends_with("bomb-200mb.docx")) {
         let name = path.file_name().unwrap().to_str().unwrap();
@@ -159,6 +161,13 @@ async fn hostile_files_are_refused_or_fail_with_a_code_and_harm_nothing(backend:
     }
     let documents = api.settle(Duration::from_secs(600)).await;
     assert_eq!(documents.len() + refused.len(), files.len());
+    let peak = api.server.memory("VmHWM");
+    eprintln!(
+        "the other hostile files: RSS {} MiB, peak {} MiB",
+        baseline / MIB,
+        peak / MIB
+    );
+    assert!(peak < baseline + 256 * MIB, "peak {} MiB", peak / MIB);
 
     let outcome = |name: &str| {
         documents

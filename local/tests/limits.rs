@@ -1,5 +1,6 @@
 //! Bounds that keep one slow or hostile caller from holding the server's resources for good,
-//! against the real PostgreSQL.
+//! against the real services: statement timeouts, upload memory, the rate limiter's memory,
+//! slow clients and the connection cap.
 
 mod support;
 
@@ -44,16 +45,18 @@ async fn a_statement_stuck_on_a_lock_is_cancelled_at_the_statement_timeout() {
     assert!(!store.set_availability(id, false).await.unwrap().is_active);
 }
 
+const MIB: u64 = 1024 * 1024;
+
+support::on_each_backend!(concurrent_large_uploads_stay_within_the_upload_memory);
+
 /// A dozen 40 MB uploads at once: they take turns within `UPLOAD_MEMORY_MB` (256 by default),
 /// so the server's memory grows by at most that much, and every one is stored or told to retry.
-#[tokio::test]
-async fn concurrent_large_uploads_stay_within_the_upload_memory() {
-    let backend = support::TestBackend::embedded();
+async fn concurrent_large_uploads_stay_within_the_upload_memory(backend: support::TestBackend) {
     let api = support::api::Api {
-        server: support::Server::start(&["serve", "--no-worker"], &backend.env()).await,
+        server: support::Server::start(&["serve", "--migrate", "--no-worker"], &backend.env())
+            .await,
         client: reqwest::Client::new(),
     };
-    const MIB: u64 = 1024 * 1024;
     let before = api.server.memory("VmRSS") / MIB;
     let mut uploads = tokio::task::JoinSet::new();
     for n in 0..12 {
@@ -75,7 +78,10 @@ async fn concurrent_large_uploads_stay_within_the_upload_memory() {
     }
     let answers = uploads.join_all().await;
     let peak = api.server.memory("VmHWM") / MIB;
-    eprintln!("12 uploads of 40 MB: RSS {before} MiB before, peak {peak} MiB; answers {answers:?}");
+    eprintln!(
+        "{}: 12 uploads of 40 MB: RSS {before} MiB before, peak {peak} MiB; answers {answers:?}",
+        backend.name()
+    );
     assert!(
         answers.iter().all(|a| *a == 201 || *a == 503),
         "{answers:?}"
@@ -86,6 +92,79 @@ async fn concurrent_large_uploads_stay_within_the_upload_memory() {
         "grew from {before} MiB to a peak of {peak} MiB"
     );
     assert_eq!(api.get("/health").await.0, 200);
+}
+
+/// 100,000 client addresses (behind a trusted proxy), each counted by the rate limiter, and
+/// 10,000 invented methods: the server's memory grows by at most 256 MiB, and it still serves.
+/// On the embedded backend, whose limiter keeps its counters in the server's memory (as Lambda
+/// without Redis does); with Redis they live in Redis.
+#[tokio::test]
+async fn a_hundred_thousand_clients_and_invented_methods_leave_memory_bounded() {
+    let backend = support::TestBackend::embedded();
+    let mut env = backend.env();
+    env.extend([("TRUST_PROXY", "1"), ("RATE_LIMIT_MAX", "1000000")]);
+    let server = support::Server::start(&["serve", "--migrate", "--no-worker"], &env).await;
+    server.forget_peak();
+    let before = server.memory("VmRSS") / MIB;
+    let client = reqwest::Client::new();
+    // Past the rate limit, an unknown /api path costs nothing more: it is the limiter's memory
+    // that 100,000 clients try.
+    let url = server.url("/api/no-such-route");
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..110_000u32 {
+        let slot = in_flight.clone().acquire_owned().await.unwrap();
+        let request = if n < 100_000 {
+            let client_address = std::net::Ipv4Addr::from(0x0a00_0000 + n);
+            client
+                .get(&url)
+                .header("x-forwarded-for", client_address.to_string())
+        } else {
+            let method = reqwest::Method::from_bytes(format!("BREW{n}").as_bytes()).unwrap();
+            client.request(method, server.url("/health"))
+        };
+        requests.spawn(async move {
+            let status = request.send().await.unwrap().status().as_u16();
+            drop(slot);
+            (n < 100_000, status)
+        });
+    }
+    // In the order they finished: each says which kind it was.
+    let statuses = requests.join_all().await;
+    let peak = server.memory("VmHWM") / MIB;
+    eprintln!(
+        "{}: 110,000 requests: RSS {before} MiB before, peak {peak} MiB",
+        backend.name()
+    );
+    let distinct = |clients: bool| {
+        let of_kind = statuses.iter().filter(|(kind, _)| *kind == clients);
+        of_kind
+            .map(|(_, status)| *status)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (clients, methods) = (distinct(true), distinct(false));
+    assert_eq!(
+        clients,
+        [404].into(),
+        "each client's one request passed the limiter"
+    );
+    assert!(
+        methods.iter().all(|s| (400..500).contains(s)),
+        "{methods:?}"
+    );
+    assert!(
+        peak - before <= 256,
+        "grew from {before} MiB to a peak of {peak} MiB"
+    );
+    assert_eq!(
+        client
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 /// Slow clients: a head sent a byte at a time is cut off at `HEADER_READ_TIMEOUT_SECS`;
@@ -104,6 +183,8 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
         ("MAX_CONNECTIONS", "4"),
     ]);
     let server = support::Server::start(&["serve", "--no-worker"], &env).await;
+    server.forget_peak();
+    let before = server.memory("VmRSS") / MIB;
     let addr = server.base.trim_start_matches("http://").to_owned();
     // Sends `at_once`, then `slowly` a byte at a time, `pause` apart, until the server hangs
     // up; returns what it answered, and when it began to answer or hung up.
@@ -183,4 +264,9 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("REQUEST_TIMEOUT"), "{answer}");
     assert!(after < Duration::from_secs(8), "{after:?}");
+    let peak = server.memory("VmHWM") / MIB;
+    assert!(
+        peak - before <= 256,
+        "grew from {before} MiB to a peak of {peak} MiB"
+    );
 }

@@ -1,6 +1,6 @@
 //! The HTTP platform through the real binary, against real PostgreSQL and Redis:
 //! readiness that follows the database, the alert webhook, a rate limit shared by two instances,
-//! and document listing over real rows.
+//! document listing over real rows, and the Redis queue's handling of entries it did not write.
 
 mod support;
 
@@ -354,4 +354,45 @@ async fn documents_are_listed_filtered_sorted_and_paged(backend: TestBackend) {
         one["createdAt"].as_str().unwrap().starts_with("2026-01-02"),
         "{one}"
     );
+}
+
+/// An entry on the job stream that this code did not write is dropped: not delivered, not
+/// counted as waiting for ever.
+#[tokio::test]
+async fn a_malformed_stream_entry_is_discarded_not_counted_as_waiting() {
+    use ragbase::{adapters::redis_queue::RedisQueue, ports::Queue};
+    let (_, redis_url) = shared();
+    let stream = format!("test:{}", uuid::Uuid::new_v4().simple());
+    let queue = RedisQueue::connect(redis_url, &stream, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("not-a-document")
+        .arg("1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(queue.sizes().await.unwrap().waiting, 1);
+    assert!(
+        queue
+            .next(Duration::from_millis(200))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let sizes = queue.sizes().await.unwrap();
+    assert_eq!((sizes.waiting, sizes.active), (0, 0));
+    let id = uuid::Uuid::new_v4();
+    queue.enqueue(id).await.unwrap();
+    let job = queue.next(Duration::from_secs(1)).await.unwrap().unwrap();
+    assert_eq!(job.document_id, id);
+    let _: () = redis::cmd("DEL")
+        .arg(&stream)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
 }

@@ -49,7 +49,9 @@ impl DocumentStore for EmptyStore {
         })
     }
 
-    async fn document(&self, _id: Uuid) -> Result<Option<Document>, Error> {
+    async fn document(&self, id: Uuid) -> Result<Option<Document>, Error> {
+        // The one id that makes a handler panic, for the test that panics are answered.
+        assert_ne!(id, Uuid::max(), "asked to panic");
         Ok(None)
     }
 
@@ -510,6 +512,20 @@ async fn metrics_expose_the_contract_names_and_count_requests_by_route_pattern()
     assert!(
         !text.contains("path=\"/api/documents/0"),
         "raw URLs must not become labels"
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_answered_500_and_counted_like_any_error() {
+    let app = app();
+    let (status, _, body) = send(&app, get(&format!("/api/documents/{}", Uuid::max()))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body["error"], "INTERNAL_ERROR", "{body}");
+    let (_, _, metrics) = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = metrics.as_str().unwrap();
+    assert!(
+        text.contains(r#"path="/api/documents/{id}",status="500""#),
+        "{text}"
     );
 }
 

@@ -42,6 +42,13 @@ impl TestBackend {
         Self::Embedded(TempFolder::new("data"))
     }
 
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Embedded(_) => "embedded",
+        }
+    }
+
     /// The server environment that selects this backend.
     pub fn env(&self) -> Vec<(&str, &str)> {
         match self {

@@ -85,3 +85,23 @@ impl std::fmt::Display for Failure {
         write!(f, "{}: {}", self.code.as_str(), self.message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_failure_tells_the_client_what_failed_and_keeps_the_detail_for_the_log() {
+        let detail = "error returned from database: password authentication failed for user \
+                      \"ragbase\" at 10.0.3.7:5432";
+        let failure = Failure::internal("cannot store the chunks", &detail);
+        assert_eq!(failure.code, FailureCode::InternalError);
+        assert!(
+            failure.message.starts_with("cannot store the chunks"),
+            "{failure}"
+        );
+        for secret in ["password", "ragbase", "10.0.3.7"] {
+            assert!(!failure.message.contains(secret), "{failure}");
+        }
+    }
+}
