@@ -288,13 +288,13 @@ fn push_bounded(
     let cap = (max_tokens / 2).max(8);
     let byte_cap = cap * MAX_BYTES_PER_TOKEN;
     let tokens = (text.len() <= byte_cap).then(|| tokens_of(text));
-    let one_word = text
-        .split_word_bounds()
-        .next()
-        .is_some_and(|w| w.len() == text.len());
+    let one_word = || {
+        let first = text.split_word_bounds().next();
+        first.is_some_and(|w| w.len() == text.len())
+    };
     let parts = match tokens {
         Some(tokens) if tokens <= cap => Vec::new(),
-        _ if one_word => character_runs(text, byte_cap),
+        _ if one_word() => character_runs(text, byte_cap),
         _ => word_groups(text, cap, byte_cap, tokens_of),
     };
     if parts.len() < 2 {

@@ -25,7 +25,7 @@ use crate::config::HttpConfig;
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()>,
     config: &HttpConfig,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();

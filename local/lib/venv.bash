@@ -1,0 +1,15 @@
+# Sourced by the scripts that take their tools from PyPI. `cached_venv NAME PACKAGE...` makes the
+# virtualenv ~/.cache/ragbase/NAME hold PACKAGE... (installed once, and again when the list
+# changes) and prints its path; progress goes to stderr.
+cached_venv() {
+  local venv=${XDG_CACHE_HOME:-$HOME/.cache}/ragbase/$1
+  shift
+  if [[ ! -f $venv/installed || $(cat "$venv/installed") != "$*" ]]; then
+    echo "installing $* from PyPI into $venv" >&2
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check "$@" >&2
+    echo "$*" >"$venv/installed"
+  fi
+  echo "$venv"
+}
