@@ -302,8 +302,22 @@ async fn documents_are_listed_filtered_sorted_and_paged(backend: TestBackend) {
     assert_eq!(all["total"], 4);
     assert_eq!(
         all["counts"],
-        json!({"PENDING": 1, "PROCESSING": 0, "COMPLETED": 2, "FAILED": 1})
+        json!({"total": 4, "active": 3, "inactive": 1, "pending": 1, "processing": 0, "completed": 2, "failed": 1})
     );
+    // Stored under the names earlier versions used, answered under the original's.
+    let formats: Vec<&Value> = all["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["format"])
+        .collect();
+    assert_eq!(
+        formats,
+        [&json!("txt"), &json!("docx"), &json!("md"), &json!("pdf")]
+    );
+    // Nothing here is synced from elsewhere; uploaded documents are all there is.
+    assert_eq!(list("?sourceType=DRIVE").await.1["total"], 0);
+    assert_eq!(list("?connectionState=STANDALONE").await.1["total"], 4);
 
     assert_eq!(
         names(

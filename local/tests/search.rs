@@ -74,6 +74,12 @@ async fn the_right_passage_comes_first_and_hidden_documents_never_come_back(back
         .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     assert!(scores[0] > 0.4 && scores[0] <= 1.0, "{scores:?}");
+    // The original's clients tell the modes apart by the hybrid parts.
+    assert!(
+        results
+            .iter()
+            .all(|r| r.get("vectorScore").is_none() && r.get("keywordScore").is_none())
+    );
 
     let hybrid = query(
         &api,
@@ -83,6 +89,33 @@ async fn the_right_passage_comes_first_and_hidden_documents_never_come_back(back
     assert_eq!(hybrid[0]["documentId"], json!(bread));
     // Fused scores: alpha/(60+1) + (1-alpha)/(60+1) at most.
     assert!(hybrid[0]["score"].as_f64().unwrap() <= 1.0 / 61.0 + 1e-9);
+    // Each result tells its rank in each list; the fused score weighs them by alpha.
+    let (status, answer) = api
+        .send(
+            Method::POST,
+            "/api/query",
+            &json!({"query": "yeast dough", "mode": "hybrid", "topK": 3, "alpha": 0.5}),
+        )
+        .await;
+    assert_eq!((status, &answer["alpha"]), (200, &json!(0.5)), "{answer}");
+    let top = &answer["results"][0];
+    let (vector, keyword) = (
+        top["vectorScore"].as_f64().unwrap(),
+        top["keywordScore"].as_f64().unwrap(),
+    );
+    assert_eq!(keyword, 1.0 / 61.0, "{top}");
+    assert!(
+        (top["score"].as_f64().unwrap() - (0.5 * vector + 0.5 * keyword)).abs() < 1e-12,
+        "{top}"
+    );
+    let (_, default) = api
+        .send(
+            Method::POST,
+            "/api/query",
+            &json!({"query": "yeast", "mode": "hybrid"}),
+        )
+        .await;
+    assert_eq!(default["alpha"], 0.7);
 
     // Filters: by document, by format, and a similarity floor.
     let only_rockets = query(
@@ -92,11 +125,7 @@ async fn the_right_passage_comes_first_and_hidden_documents_never_come_back(back
     .await;
     assert!(!only_rockets.is_empty());
     assert!(document_ids(&only_rockets).iter().all(|id| id == rockets));
-    let text_only = query(
-        &api,
-        json!({"query": stall, "topK": 5, "formats": ["text"]}),
-    )
-    .await;
+    let text_only = query(&api, json!({"query": stall, "topK": 5, "formats": ["txt"]})).await;
     assert!(!text_only.is_empty());
     assert!(document_ids(&text_only).iter().all(|id| id == bread));
     let close = query(&api, json!({"query": stall, "topK": 5, "minScore": 0.4})).await;

@@ -12,6 +12,7 @@ use crate::{
     domain::{
         chunking::Chunk,
         documents::{Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument},
+        events::DocumentEvent,
         failure::Failure,
         processing::{Attempt, Pickup, Reconciled},
         query::{Keywords, SearchFilter},
@@ -100,10 +101,25 @@ pub trait ChunkSearch: Send + Sync {
     ) -> Result<Vec<ChunkHit>, Error>;
 }
 
-/// A backend that plays every role: each caller holds it as the one role it needs.
-pub trait Store: DocumentStore + ProcessingStore + ChunkSearch {}
+/// What the events route needs: the documents' changes, numbered in the order they were made,
+/// whichever process made them.
+#[async_trait]
+pub trait DocumentEvents: Send + Sync {
+    /// The newest change's number (0 before the first): where a new listener starts.
+    async fn latest_event(&self) -> Result<i64, Error>;
+    /// Up to `limit` changes numbered above `after`, oldest first.
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<DocumentEvent>, Error>;
+}
 
-impl<T: DocumentStore + ProcessingStore + ChunkSearch + ?Sized> Store for T {}
+/// What the HTTP routes need of a backend: its documents, their chunks and their changes.
+pub trait ApiStore: DocumentStore + ChunkSearch + DocumentEvents {}
+
+impl<T: DocumentStore + ChunkSearch + DocumentEvents + ?Sized> ApiStore for T {}
+
+/// A backend that plays every role: each caller holds it as the one role it needs.
+pub trait Store: ApiStore + ProcessingStore {}
+
+impl<T: ApiStore + ProcessingStore + ?Sized> Store for T {}
 
 /// One client's standing in its current rate-limit window, after counting a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,6 +33,8 @@ pub struct Application {
     backends: Backends,
     listener: TcpListener,
     router: axum::Router,
+    /// Ends the event streams when the server stops.
+    closing: Arc<watch::Sender<bool>>,
     worker: Option<Worker>,
 }
 
@@ -51,7 +53,9 @@ impl Application {
             Role::Worker(sandbox) => (Routes::Probes, Some(sandbox)),
         };
         let worker = sandbox.map(|sandbox| backends.worker(&config, embedder.clone(), sandbox));
-        let router = http::router_for(routes, backends.app_state(config.clone(), Some(embedder)));
+        let state = backends.app_state(config.clone(), Some(embedder));
+        let closing = state.closing.clone();
+        let router = http::router_for(routes, state);
         let listener = TcpListener::bind((config.http.host, config.http.port))
             .await
             .map_err(|e| {
@@ -63,6 +67,7 @@ impl Application {
             backends,
             listener,
             router,
+            closing,
             worker,
         })
     }
@@ -87,11 +92,12 @@ impl Application {
             .map(|w| tokio::spawn(async move { w.run(stopped).await }));
         let (stop_worker, signalled_at) = (stop.clone(), Arc::new(OnceLock::new()));
         let shutdown = {
-            let signalled_at = signalled_at.clone();
+            let (signalled_at, closing) = (signalled_at.clone(), self.closing);
             async move {
                 shutdown.await;
                 let _ = signalled_at.set(Instant::now());
                 let _ = stop_worker.send(true);
+                closing.send_replace(true);
             }
         };
         let grace = self.config.http.shutdown_grace;

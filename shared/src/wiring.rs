@@ -85,7 +85,6 @@ impl Backends {
         AppState::new(
             config,
             self.store.clone(),
-            self.store.clone(),
             self.queue.clone(),
             embedder,
             self.rate_limiter.clone(),

@@ -20,12 +20,16 @@ use ragbase::{
         documents::{
             Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument, StatusCounts,
         },
+        events::DocumentEvent,
         formats::Format,
         query::{Keywords, SearchFilter},
         ranking::ChunkHit,
     },
     http::{AppState, router},
-    ports::{ChunkSearch, DocumentStore, Embedder, Job, Queue, QueueSizes, ReadinessCheck},
+    ports::{
+        ChunkSearch, DocumentEvents, DocumentStore, Embedder, Job, Queue, QueueSizes,
+        ReadinessCheck,
+    },
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -95,6 +99,17 @@ impl ChunkSearch for EmptyStore {
         _filter: &SearchFilter,
         _limit: usize,
     ) -> Result<Vec<ChunkHit>, Error> {
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl DocumentEvents for EmptyStore {
+    async fn latest_event(&self) -> Result<i64, Error> {
+        Ok(0)
+    }
+
+    async fn events_after(&self, _after: i64, _limit: u32) -> Result<Vec<DocumentEvent>, Error> {
         Ok(Vec::new())
     }
 }
@@ -192,7 +207,6 @@ fn app_with(
     let limiter = Arc::new(MemoryRateLimiter::new(config.http.rate_limit_window));
     let state = AppState::new(
         config,
-        store.clone(),
         store.clone(),
         Arc::new(IdleQueue),
         Some(Arc::new(StubEmbedder)),
@@ -349,7 +363,7 @@ async fn document_routes_validate_their_input() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
-        json!({"documents": [], "total": 0, "counts": {"PENDING": 0, "PROCESSING": 0, "COMPLETED": 0, "FAILED": 0}})
+        json!({"documents": [], "total": 0, "counts": {"total": 0, "active": 0, "inactive": 0, "pending": 0, "processing": 0, "completed": 0, "failed": 0}})
     );
     let seen = store.last_query.lock().unwrap().clone().unwrap();
     assert_eq!((seen.limit, seen.descending), (20, false));
@@ -400,7 +414,10 @@ async fn query_validates_its_body_and_reports_a_failed_model_as_503() {
 
     let (status, _, reply) = send(&app, post("{\"query\": \"lift\", \"mode\": \"hybrid\"}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(reply, json!({"mode": "hybrid", "results": []}));
+    assert_eq!(
+        reply,
+        json!({"mode": "hybrid", "alpha": 0.7, "results": []})
+    );
 }
 
 #[tokio::test]

@@ -68,7 +68,7 @@ impl Api {
         loop {
             let (_, page) = self.get("/api/documents?limit=100").await;
             let documents = page["documents"].as_array().cloned().unwrap_or_default();
-            if page["counts"]["PENDING"] == 0 && page["counts"]["PROCESSING"] == 0 {
+            if page["counts"]["pending"] == 0 && page["counts"]["processing"] == 0 {
                 return documents;
             }
             assert!(

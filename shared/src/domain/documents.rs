@@ -71,6 +71,10 @@ pub struct RawDocumentQuery {
     pub sort_order: Option<String>,
     pub limit: Option<String>,
     pub offset: Option<String>,
+    /// The original service's `MANUAL` (uploaded) or `DRIVE` (synced from Google Drive).
+    pub source_type: Option<String>,
+    /// The original service's `STANDALONE` or `LINKED` (to a synced folder).
+    pub connection_state: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,11 +87,15 @@ pub struct DocumentQuery {
     pub descending: bool,
     pub limit: u32,
     pub offset: u32,
+    /// Asked only for synced documents (`sourceType=DRIVE`, `connectionState=LINKED`): every
+    /// document here is uploaded, so none match.
+    pub synced_only: bool,
 }
 
 impl DocumentQuery {
     pub const DEFAULT_LIMIT: u32 = 20;
     pub const MAX_LIMIT: u32 = 100;
+    pub const MAX_SEARCH_CHARS: usize = 100;
 
     pub fn parse(raw: RawDocumentQuery) -> Result<Self, Error> {
         let bad =
@@ -136,10 +144,32 @@ impl DocumentQuery {
                 .parse()
                 .map_err(|_| bad("offset", "a non-negative integer"))?,
         };
+        if raw
+            .search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > Self::MAX_SEARCH_CHARS)
+        {
+            return Err(bad("search", "at most 100 characters"));
+        }
         let filename_contains = raw
             .search
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
+        let synced = |value: Option<String>, field: &str, uploaded: &str, synced: &str| match value
+            .as_deref()
+        {
+            None => Ok(false),
+            Some(v) if v == uploaded => Ok(false),
+            Some(v) if v == synced => Ok(true),
+            Some(_) => Err(bad(field, &format!("{uploaded} or {synced}"))),
+        };
+        let synced_only = synced(raw.source_type, "sourceType", "MANUAL", "DRIVE")?
+            | synced(
+                raw.connection_state,
+                "connectionState",
+                "STANDALONE",
+                "LINKED",
+            )?;
         Ok(Self {
             status,
             is_active,
@@ -148,6 +178,7 @@ impl DocumentQuery {
             descending,
             limit,
             offset,
+            synced_only,
         })
     }
 }
@@ -155,6 +186,8 @@ impl DocumentQuery {
 /// Number of documents in each status, over the whole collection.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatusCounts {
+    /// Of every status.
+    pub active: i64,
     pub pending: i64,
     pub processing: i64,
     pub completed: i64,
@@ -218,6 +251,34 @@ pub struct DocumentContent {
     pub chunks: Vec<StoredChunk>,
 }
 
+/// The most documents one bulk request may name.
+pub const MAX_BULK_IDS: usize = 100;
+
+/// A bulk request's documents: 1 to 100 UUIDs, each taken once, in the order given.
+pub fn parse_bulk_ids(raw: &[String]) -> Result<Vec<Uuid>, Error> {
+    if raw.is_empty() {
+        return Err(Error::Validation(
+            "documentIds: at least one document id is required".into(),
+        ));
+    }
+    if raw.len() > MAX_BULK_IDS {
+        return Err(Error::Validation(format!(
+            "documentIds: at most {MAX_BULK_IDS} documents per request"
+        )));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for text in raw {
+        let id = Uuid::parse_str(text).map_err(|_| {
+            let shown: String = text.chars().take(64).collect();
+            Error::Validation(format!("documentIds: {shown:?} is not a document id"))
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
 /// Document ids are UUIDs; anything else is a client error, not a miss.
 pub fn parse_document_id(raw: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(raw).map_err(|_| Error::InvalidId(raw.chars().take(64).collect()))
@@ -242,6 +303,8 @@ mod tests {
             sort_order: get("sortOrder"),
             limit: get("limit"),
             offset: get("offset"),
+            source_type: get("sourceType"),
+            connection_state: get("connectionState"),
         }
     }
 
@@ -253,9 +316,20 @@ mod tests {
             (SortField::CreatedAt, true, 20, 0)
         );
         assert_eq!(
-            (q.status, q.is_active, q.filename_contains),
-            (None, None, None)
+            (q.status, q.is_active, q.filename_contains, q.synced_only),
+            (None, None, None, false)
         );
+    }
+
+    #[test]
+    fn only_synced_documents_are_asked_for_with_drive_or_linked() {
+        let parse = |pairs: &[(&str, &str)]| DocumentQuery::parse(raw(pairs)).unwrap().synced_only;
+        assert!(!parse(&[
+            ("sourceType", "MANUAL"),
+            ("connectionState", "STANDALONE")
+        ]));
+        assert!(parse(&[("sourceType", "DRIVE")]));
+        assert!(parse(&[("connectionState", "LINKED")]));
     }
 
     #[test]
@@ -281,6 +355,7 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_validation_errors_naming_the_field() {
+        let long = "x".repeat(101);
         for (field, value) in [
             ("limit", "0"),
             ("limit", "101"),
@@ -289,11 +364,27 @@ mod tests {
             ("isActive", "yes"),
             ("sortBy", "size"),
             ("sortOrder", "up"),
+            ("sourceType", "FTP"),
+            ("connectionState", "linked"),
+            ("search", long.as_str()),
         ] {
             match DocumentQuery::parse(raw(&[(field, value)])) {
                 Err(Error::Validation(m)) => assert!(m.starts_with(field), "{m}"),
                 other => panic!("{field}={value}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn bulk_ids_are_one_to_a_hundred_uuids_each_once() {
+        let id = |n: u128| Uuid::from_u128(n).to_string();
+        assert_eq!(
+            parse_bulk_ids(&[id(2), id(1), id(2)]).unwrap(),
+            [Uuid::from_u128(2), Uuid::from_u128(1)]
+        );
+        let too_many: Vec<String> = (0..101).map(id).collect();
+        for bad in [vec![], too_many, vec!["not-a-uuid".into()]] {
+            assert!(matches!(parse_bulk_ids(&bad), Err(Error::Validation(_))));
         }
     }
 

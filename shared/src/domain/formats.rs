@@ -39,14 +39,19 @@ impl Format {
             Self::Csv => "csv",
             Self::Epub => "epub",
             Self::Html => "html",
-            Self::Markdown => "markdown",
-            Self::Text => "text",
+            Self::Markdown => "md",
+            Self::Text => "txt",
             Self::Json => "json",
         }
     }
 
+    /// The name, or the longer one earlier versions of this service stored and answered.
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == raw)
+        match raw {
+            "markdown" => Some(Self::Markdown),
+            "text" => Some(Self::Text),
+            _ => Self::ALL.into_iter().find(|f| f.as_str() == raw),
+        }
     }
 
     fn from_extension(ext: &str) -> Option<Self> {

@@ -3,6 +3,7 @@
 pub mod blocks;
 pub mod chunking;
 pub mod documents;
+pub mod events;
 pub mod failure;
 pub mod filename;
 pub mod formats;

@@ -22,12 +22,21 @@ pub struct ChunkHit {
     pub metadata: ChunkMetadata,
 }
 
-/// One answer to a search: the chunk and its score in the request's mode (the cosine similarity
-/// for semantic, the fused rank score for hybrid).
+/// One answer to a search: the chunk and its score in the request's mode (the cosine similarity,
+/// floored at 0, for semantic; the fused rank score for hybrid).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchResult {
     pub score: f64,
+    /// Hybrid only: what each list gave before weighting.
+    pub ranks: Option<ListRanks>,
     pub chunk: ChunkHit,
+}
+
+/// A hybrid result's reciprocal rank `1/(60+rank)` in each list, 0 where the list lacks it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ListRanks {
+    pub vector: f64,
+    pub keyword: f64,
 }
 
 /// Semantic results: the nearest chunks, scored by similarity.
@@ -41,7 +50,9 @@ pub fn semantic(nearest: Vec<ChunkHit>, request: &SearchRequest) -> Vec<SearchRe
         })
         .take(request.top_k)
         .map(|chunk| SearchResult {
-            score: f64::from(chunk.similarity),
+            // Clients show it as a share: an opposite vector scores 0, as with the original.
+            score: f64::from(chunk.similarity).max(0.0),
+            ranks: None,
             chunk,
         })
         .collect()
@@ -55,14 +66,26 @@ pub fn fuse(
     request: &SearchRequest,
 ) -> Vec<SearchResult> {
     let mut fused: HashMap<Uuid, SearchResult> = HashMap::new();
-    let weighted = [(nearest, request.alpha), (by_keyword, 1.0 - request.alpha)];
-    for (list, weight) in weighted {
+    let weighted = [
+        (nearest, request.alpha, true),
+        (by_keyword, 1.0 - request.alpha, false),
+    ];
+    for (list, weight, is_vector) in weighted {
         for (rank, chunk) in list.into_iter().enumerate() {
-            let gain = weight / (RRF_K + rank as f64 + 1.0);
-            fused
-                .entry(chunk.chunk_id)
-                .or_insert(SearchResult { score: 0.0, chunk })
-                .score += gain;
+            let reciprocal = 1.0 / (RRF_K + rank as f64 + 1.0);
+            let result = fused.entry(chunk.chunk_id).or_insert(SearchResult {
+                score: 0.0,
+                ranks: Some(ListRanks::default()),
+                chunk,
+            });
+            result.score += weight * reciprocal;
+            if let Some(ranks) = result.ranks.as_mut() {
+                *(if is_vector {
+                    &mut ranks.vector
+                } else {
+                    &mut ranks.keyword
+                }) = reciprocal;
+            }
         }
     }
     let mut results: Vec<SearchResult> = fused
@@ -125,6 +148,9 @@ mod tests {
         // 3 is in both lists: 0.7/63 + 0.3/61 beats 1's 0.7/61.
         assert_eq!(ids(&fused), vec![3, 1, 2]);
         assert!((fused[0].score - (0.7 / 63.0 + 0.3 / 61.0)).abs() < 1e-12);
+        let ranks = fused[0].ranks.unwrap();
+        assert_eq!((ranks.vector, ranks.keyword), (1.0 / 63.0, 1.0 / 61.0));
+        assert_eq!(fused[1].ranks.unwrap().keyword, 0.0);
         r.alpha = 0.0;
         assert_eq!(ids(&fuse(nearest(), keyword(), &r))[..2], [3, 4]);
         r.min_similarity = Some(0.75);
@@ -137,6 +163,12 @@ mod tests {
         let found = semantic(vec![hit(1, 0.9), hit(2, 0.5), hit(3, 0.4)], &r);
         assert_eq!(ids(&found), vec![1, 2]);
         assert!((found[1].score - 0.5).abs() < 1e-6);
+        assert_eq!(found[1].ranks, None);
+        let opposite = semantic(vec![hit(4, -0.2)], &r);
+        assert_eq!(
+            (opposite[0].score, opposite[0].chunk.similarity),
+            (0.0, -0.2)
+        );
         r.min_similarity = Some(0.6);
         assert_eq!(ids(&semantic(vec![hit(1, 0.9), hit(2, 0.5)], &r)), vec![1]);
     }

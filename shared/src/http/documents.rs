@@ -145,7 +145,9 @@ pub async fn content(
     let as_json = match params.format.as_deref() {
         None | Some("markdown") => false,
         Some("json") => true,
-        Some(_) => return Err(Error::Validation("format must be markdown or json".into()).into()),
+        Some(_) => {
+            return Err(Error::InvalidFormat("format must be markdown or json".into()).into());
+        }
     };
     let content = state.documents.document_content(id).await?;
     if as_json {

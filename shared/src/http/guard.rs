@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use axum::{
-    extract::{Request, State},
-    http::{HeaderMap, HeaderValue},
+    extract::{Query, Request, State},
+    http::HeaderValue,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -77,20 +77,43 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
 
 /// Accepts the request when `X-API-Key` matches any configured key.
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.api_keys.is_empty() || key_matches(request.headers(), &state.api_keys) {
+    let given = request
+        .headers()
+        .get("x-api-key")
+        .map(HeaderValue::as_bytes);
+    if state.api_keys.is_empty() || given.is_some_and(|key| key_matches(key, &state.api_keys)) {
         next.run(request).await
     } else {
         ApiError::Unauthorized.into_response()
     }
 }
 
+#[derive(serde::Deserialize)]
+struct StreamKey {
+    #[serde(rename = "apiKey")]
+    api_key: String,
+}
+
+/// `authenticate` for the events stream, which browsers open with `EventSource`: it cannot send
+/// headers, so the key may come as the `apiKey` query parameter instead. Request logs and
+/// metrics carry the path only, so the key is never written anywhere.
+pub async fn authenticate_stream(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let in_query = Query::<StreamKey>::try_from_uri(request.uri()).ok();
+    if in_query.is_some_and(|Query(q)| key_matches(q.api_key.as_bytes(), &state.api_keys)) {
+        next.run(request).await
+    } else {
+        authenticate(State(state), request, next).await
+    }
+}
+
 /// Keys are compared as SHA-256 digests in constant time, and every key is compared,
 /// so neither timing nor length reveals how close a guess was.
-fn key_matches(headers: &HeaderMap, key_digests: &[[u8; 32]]) -> bool {
-    let Some(given) = headers.get("x-api-key") else {
-        return false;
-    };
-    let given = crate::domain::sha256(given.as_bytes());
+fn key_matches(given: &[u8], key_digests: &[[u8; 32]]) -> bool {
+    let given = crate::domain::sha256(given);
     key_digests
         .iter()
         .fold(subtle::Choice::from(0), |found, key| {

@@ -1,8 +1,10 @@
 //! The axum `Router` that every runtime serves, and serving it for the long-running ones.
 
+mod bulk;
 mod client_ip;
 mod documents;
 pub mod errors;
+mod events;
 mod extract;
 mod guard;
 pub(crate) mod observe;
@@ -17,13 +19,14 @@ use std::{sync::Arc, time::Instant};
 
 use axum::{
     Router,
+    body::Body,
     extract::DefaultBodyLimit,
     handler::Handler,
-    http::{HeaderName, Method, header},
+    http::{HeaderName, HeaderValue, Method, Response, header},
     middleware::{from_fn_with_state, map_response, map_response_with_state},
     routing::{MethodRouter, get, patch, post},
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -39,7 +42,10 @@ use crate::{
     Error,
     alerts::Alerts,
     config::Config,
-    ports::{ChunkSearch, DocumentStore, Embedder, Queue, RateLimiter, ReadinessCheck},
+    ports::{
+        ApiStore, ChunkSearch, DocumentEvents, DocumentStore, Embedder, Queue, RateLimiter,
+        ReadinessCheck,
+    },
     telemetry::Metrics,
 };
 
@@ -49,6 +55,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub documents: Arc<dyn DocumentStore>,
     pub chunks: Arc<dyn ChunkSearch>,
+    pub events: Arc<dyn DocumentEvents>,
     pub queue: Arc<dyn Queue>,
     /// `None` where no route needs it: the Lambda functions other than search do without the model.
     pub embedder: Option<Arc<dyn Embedder>>,
@@ -59,14 +66,15 @@ pub struct AppState {
     pub started: Instant,
     /// One permit per upload that may be in memory at once.
     pub uploads: Arc<Semaphore>,
+    /// Set to true when the server shuts down: the event streams end.
+    pub closing: Arc<watch::Sender<bool>>,
     api_keys: Arc<[[u8; 32]]>,
 }
 
 impl AppState {
     pub fn new(
         config: Config,
-        documents: Arc<dyn DocumentStore>,
-        chunks: Arc<dyn ChunkSearch>,
+        store: Arc<dyn ApiStore>,
         queue: Arc<dyn Queue>,
         embedder: Option<Arc<dyn Embedder>>,
         rate_limiter: Arc<dyn RateLimiter>,
@@ -85,8 +93,9 @@ impl AppState {
                 config.ops.alert_threshold,
             )),
             config: Arc::new(config),
-            documents,
-            chunks,
+            documents: store.clone(),
+            chunks: store.clone(),
+            events: store,
             queue,
             embedder,
             rate_limiter,
@@ -94,6 +103,7 @@ impl AppState {
             metrics: Metrics::install(),
             started: Instant::now(),
             uploads,
+            closing: Arc::new(watch::Sender::new(false)),
             api_keys,
         }
     }
@@ -145,6 +155,16 @@ pub fn router_for(routes: Routes, state: AppState) -> Router {
     if let Some(api) = api_routes(routes, &state) {
         router = router.nest("/api", api);
     }
+    if routes == Routes::All {
+        // A long-lived stream, which only a long-running server can hold.
+        let events = get(events::stream)
+            .layer(from_fn_with_state(
+                state.clone(),
+                guard::authenticate_stream,
+            ))
+            .layer(from_fn_with_state(state.clone(), guard::rate_limit));
+        router = router.route("/api/events", events);
+    }
     with_platform_layers(router, state)
 }
 
@@ -163,7 +183,13 @@ fn api_routes(routes: Routes, state: &AppState) -> Option<Router<AppState>> {
             .route(
                 "/documents/{id}/availability",
                 patch(documents::set_availability),
-            );
+            )
+            .route(
+                "/documents/bulk/availability",
+                patch(bulk::set_availability),
+            )
+            .route("/documents/bulk/delete", post(bulk::delete))
+            .route("/documents/bulk/retry", post(bulk::retry));
     }
     if routes.has(Routes::Upload) {
         // The upload is bounded by MAX_FILE_SIZE_MB (below), not by axum's 2 MB default.
@@ -211,6 +237,7 @@ fn with_platform_layers(routes: Router<AppState>, state: AppState) -> Router {
         // Inside the request's span, so an error's log line carries its request id.
         .layer(map_response_with_state(limit_mb, errors::json_error_bodies))
         .layer(map_response(errors::log_errors))
+        .layer(map_response(security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &axum::extract::Request| {
@@ -257,6 +284,22 @@ fn cors(config: &Config) -> CorsLayer {
             HeaderName::from_static("x-ratelimit-reset"),
             header::RETRY_AFTER,
         ])
+}
+
+/// What a browser should assume of every answer: its type is as declared, it is never framed,
+/// and it sends no referrer on.
+async fn security_headers(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -8,7 +8,11 @@ use super::{
     extract::ApiJson,
     types::{QueryAnswer, QueryBody},
 };
-use crate::{Error, app::search::search, domain::query::SearchRequest};
+use crate::{
+    Error,
+    app::search::search,
+    domain::query::{Mode, SearchRequest},
+};
 
 pub async fn query(
     State(state): State<AppState>,
@@ -22,6 +26,7 @@ pub async fn query(
     let results = search(state.chunks.as_ref(), embedder, &request).await?;
     Ok(Json(QueryAnswer {
         mode: request.mode.as_str(),
+        alpha: (request.mode == Mode::Hybrid).then_some(request.alpha),
         results: results.into_iter().map(Into::into).collect(),
     }))
 }

@@ -4,10 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
+use crate::app::documents::BulkOutcome;
 use crate::domain::{
-    documents::{ChunkMetadata, Document, DocumentContent, DocumentPage, RawDocumentQuery},
+    documents::{
+        ChunkMetadata, Document, DocumentContent, DocumentPage, DocumentStatus, RawDocumentQuery,
+    },
+    events::{DocumentEvent, EventKind},
     query::RawSearchRequest,
     ranking::SearchResult,
 };
@@ -23,6 +28,8 @@ pub struct ListParams {
     sort_order: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
+    source_type: Option<String>,
+    connection_state: Option<String>,
 }
 
 impl From<ListParams> for RawDocumentQuery {
@@ -35,6 +42,8 @@ impl From<ListParams> for RawDocumentQuery {
             sort_order: p.sort_order,
             limit: p.limit,
             offset: p.offset,
+            source_type: p.source_type,
+            connection_state: p.connection_state,
         }
     }
 }
@@ -79,7 +88,8 @@ pub struct ContentParams {
     pub format: Option<String>,
 }
 
-/// A document as every route reports it.
+/// A document as every route reports it. Fields without a value are left out, as the original
+/// service did.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentBody {
@@ -90,15 +100,25 @@ pub struct DocumentBody {
     status: &'static str,
     is_active: bool,
     retry_count: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
     fail_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     fail_message: Option<String>,
-    chunk_count: i32,
+    /// Only once COMPLETED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chunk_count: Option<i32>,
+    /// Whether `/content` has the processed text: once COMPLETED.
+    has_processed_content: bool,
+    /// Every document here was uploaded: the original's clients also know synced ones.
+    source_type: &'static str,
+    connection_state: &'static str,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 impl From<Document> for DocumentBody {
     fn from(d: Document) -> Self {
+        let completed = d.status == DocumentStatus::Completed;
         Self {
             id: d.id,
             filename: d.filename,
@@ -109,14 +129,17 @@ impl From<Document> for DocumentBody {
             retry_count: d.retry_count,
             fail_reason: d.fail_reason,
             fail_message: d.fail_message,
-            chunk_count: d.chunk_count,
+            chunk_count: completed.then_some(d.chunk_count),
+            has_processed_content: completed,
+            source_type: "MANUAL",
+            connection_state: "STANDALONE",
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
     }
 }
 
-/// `GET /api/documents`: a page, its total, and the whole collection's counts by status.
+/// `GET /api/documents`: a page, its total, and the whole collection's counts.
 #[derive(Debug, Serialize)]
 pub struct PageBody {
     documents: Vec<DocumentBody>,
@@ -125,8 +148,10 @@ pub struct PageBody {
 }
 
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 struct CountsBody {
+    total: i64,
+    active: i64,
+    inactive: i64,
     pending: i64,
     processing: i64,
     completed: i64,
@@ -136,10 +161,14 @@ struct CountsBody {
 impl From<DocumentPage> for PageBody {
     fn from(page: DocumentPage) -> Self {
         let c = page.counts;
+        let total = c.pending + c.processing + c.completed + c.failed;
         Self {
             documents: page.documents.into_iter().map(Into::into).collect(),
             total: page.total,
             counts: CountsBody {
+                total,
+                active: c.active,
+                inactive: total - c.active,
                 pending: c.pending,
                 processing: c.processing,
                 completed: c.completed,
@@ -153,7 +182,9 @@ impl From<DocumentPage> for PageBody {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct MetadataBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
     page: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     heading: Option<String>,
     breadcrumbs: Vec<String>,
     char_start: i32,
@@ -223,6 +254,11 @@ pub struct ResultBody {
     filename: String,
     content: String,
     similarity: f32,
+    /// Hybrid only: the reciprocal ranks `1/(60+rank)` in each list (0 when absent from it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vector_score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyword_score: Option<f64>,
     metadata: MetadataBody,
 }
 
@@ -230,6 +266,8 @@ impl From<SearchResult> for ResultBody {
     fn from(r: SearchResult) -> Self {
         let hit = r.chunk;
         Self {
+            vector_score: r.ranks.map(|ranks| ranks.vector),
+            keyword_score: r.ranks.map(|ranks| ranks.keyword),
             score: r.score,
             chunk_id: hit.chunk_id,
             document_id: hit.document_id,
@@ -245,6 +283,9 @@ impl From<SearchResult> for ResultBody {
 #[derive(Debug, Serialize)]
 pub struct QueryAnswer {
     pub mode: &'static str,
+    /// Hybrid only: the weight of the vector ranks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
     pub results: Vec<ResultBody>,
 }
 
@@ -278,4 +319,117 @@ pub struct AvailabilityAnswer {
     pub id: Uuid,
     pub is_active: bool,
     pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/documents/bulk/delete` and `/bulk/retry` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkBody {
+    pub document_ids: Vec<String>,
+}
+
+/// `PATCH /api/documents/bulk/availability` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkAvailabilityBody {
+    pub document_ids: Vec<String>,
+    pub is_active: bool,
+}
+
+/// A document a bulk request left as it was, and why.
+#[derive(Debug, Serialize)]
+pub struct BulkRefusal {
+    id: Uuid,
+    reason: String,
+}
+
+fn refusals(outcome: &mut BulkOutcome) -> Vec<BulkRefusal> {
+    let refused = std::mem::take(&mut outcome.refused);
+    refused
+        .into_iter()
+        .map(|(id, reason)| BulkRefusal { id, reason })
+        .collect()
+}
+
+/// `PATCH /api/documents/bulk/availability`.
+#[derive(Debug, Serialize)]
+pub struct BulkUpdated {
+    updated: usize,
+    failed: Vec<BulkRefusal>,
+}
+
+/// `POST /api/documents/bulk/delete`.
+#[derive(Debug, Serialize)]
+pub struct BulkDeleted {
+    deleted: usize,
+    failed: Vec<BulkRefusal>,
+}
+
+/// `POST /api/documents/bulk/retry`.
+#[derive(Debug, Serialize)]
+pub struct BulkRetried {
+    retried: usize,
+    failed: Vec<BulkRefusal>,
+}
+
+macro_rules! from_outcome {
+    ($answer:ident, $count:ident) => {
+        impl From<BulkOutcome> for $answer {
+            fn from(mut outcome: BulkOutcome) -> Self {
+                Self {
+                    failed: refusals(&mut outcome),
+                    $count: outcome.changed,
+                }
+            }
+        }
+    };
+}
+
+from_outcome!(BulkUpdated, updated);
+from_outcome!(BulkDeleted, deleted);
+from_outcome!(BulkRetried, retried);
+
+/// One server-sent event of `GET /api/events`: what changed, about which document, and when.
+#[derive(Debug, Serialize)]
+pub struct EventBody {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    payload: serde_json::Value,
+    timestamp: DateTime<Utc>,
+}
+
+impl EventBody {
+    /// The event's number (its `id:` line) and body, in the original service's event names.
+    pub fn numbered(e: DocumentEvent) -> (i64, Self) {
+        let (id, status) = (e.document_id, e.status.as_str());
+        let (kind, payload) = match e.kind {
+            EventKind::Created => (
+                "document:created",
+                json!({"id": id, "filename": e.filename, "status": status}),
+            ),
+            EventKind::Status => {
+                let mut payload = json!({"id": id, "status": status});
+                match e.status {
+                    DocumentStatus::Completed => payload["chunksCount"] = json!(e.chunk_count),
+                    DocumentStatus::Failed => payload["error"] = json!(e.fail_reason),
+                    _ => {}
+                }
+                ("document:status", payload)
+            }
+            EventKind::Availability => (
+                "document:availability",
+                json!({"id": id, "isActive": e.is_active}),
+            ),
+            EventKind::Deleted => ("document:deleted", json!({"id": id})),
+        };
+        let timestamp = e.at;
+        (
+            e.seq,
+            Self {
+                kind,
+                payload,
+                timestamp,
+            },
+        )
+    }
 }

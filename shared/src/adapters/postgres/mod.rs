@@ -7,6 +7,10 @@ mod chunk_search;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/documents.rs"]
 mod documents;
+// Compiled once per store, over its own driver (see `sql/events.rs`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/events.rs"]
+mod events;
 // Compiled once per store, over its own driver (see `sql/processing.rs`).
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/processing.rs"]

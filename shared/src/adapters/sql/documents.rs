@@ -15,7 +15,7 @@ use super::{
     rows::{chunk_from_row, document_from_row},
 };
 use crate::adapters::sql::{
-    ensure_completed, not_found, not_retried, status_counts, still_processing,
+    ensure_completed, not_found, not_retried, not_toggled, status_counts, still_processing,
 };
 use crate::{
     Error,
@@ -36,6 +36,9 @@ fn push_filters(sql: &mut QueryBuilder<Db>, query: &DocumentQuery) {
     }
     if let Some(needle) = &query.filename_contains {
         push_filename_filter(sql, needle);
+    }
+    if query.synced_only {
+        sql.push(" AND 1 = 0");
     }
 }
 
@@ -58,11 +61,6 @@ fn page_query(query: &DocumentQuery) -> QueryBuilder<Db> {
     page
 }
 
-fn one_document(row: Option<<Db as sqlx::Database>::Row>) -> Result<Document, Error> {
-    row.map(|row| document_from_row(&row).map_err(db_error))
-        .unwrap_or_else(|| Err(not_found()))
-}
-
 #[async_trait]
 impl DocumentStore for Store {
     async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
@@ -80,8 +78,8 @@ impl DocumentStore for Store {
             .fetch_one(&mut *snapshot)
             .await
             .map_err(db_error)?;
-        let by_status = sqlx::query_as::<_, (String, i64)>(
-            "SELECT status, count(*) FROM documents GROUP BY status",
+        let by_status = sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT status, count(*), count(*) FILTER (WHERE is_active) FROM documents GROUP BY status",
         )
         .fetch_all(&mut *snapshot)
         .await
@@ -206,7 +204,7 @@ impl DocumentStore for Store {
 
     async fn set_availability(&self, id: Uuid, active: bool) -> Result<Document, Error> {
         let row = sqlx::query(concat!(
-            "UPDATE documents SET is_active = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+            "UPDATE documents SET is_active = $2, updated_at = $3 WHERE id = $1 AND status = 'COMPLETED' RETURNING ",
             document_columns!()
         ))
         .bind(id)
@@ -215,7 +213,10 @@ impl DocumentStore for Store {
         .fetch_optional(self.writer())
         .await
         .map_err(db_error)?;
-        one_document(row)
+        match row {
+            Some(row) => document_from_row(&row).map_err(db_error),
+            None => Err(not_toggled(self.document(id).await?)),
+        }
     }
 
     async fn document_content(&self, id: Uuid) -> Result<DocumentContent, Error> {

@@ -110,12 +110,13 @@ pub(crate) fn format(name: &str) -> Result<Format, sqlx::Error> {
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown document format {name}").into()))
 }
 
-/// The counts per status from `SELECT status, count(*) … GROUP BY status`.
-pub(super) fn status_counts(rows: Vec<(String, i64)>) -> StatusCounts {
+/// The counts from `SELECT status, count(*), <active ones> … GROUP BY status`.
+pub(super) fn status_counts(rows: Vec<(String, i64, i64)>) -> StatusCounts {
     let mut counts = StatusCounts::default();
-    for (status, n) in rows {
+    for (status, n, active) in rows {
         if let Some(status) = DocumentStatus::parse(&status) {
             counts.add(status, n);
+            counts.active += active;
         }
     }
     counts
@@ -127,10 +128,21 @@ pub(super) fn not_found() -> Error {
 
 pub(super) fn still_processing() -> Error {
     Error::Conflict(
-        "The document is being processed; delete it when it is done (or once its worker stops \
+        "The document is processing; delete it when it is done (or once its worker stops \
          renewing its lease)"
             .into(),
     )
+}
+
+/// Why availability did not change: the document is gone, or not COMPLETED.
+pub(super) fn not_toggled(document: Option<Document>) -> Error {
+    match document {
+        None => not_found(),
+        Some(d) => Error::InvalidStatus(format!(
+            "Only COMPLETED documents can be enabled or disabled; this one is {}",
+            d.status.as_str()
+        )),
+    }
 }
 
 /// Why a retry did not happen: the document is gone, or not FAILED.

@@ -1,0 +1,431 @@
+//! The original RAGBase's own expectations, from its route and end-to-end tests and from what its
+//! frontend reads, run as black-box tests against the real binary on each backend. Documents in
+//! each status are staged in the store, as the original's tests seeded them. Where this service
+//! deliberately differs (README, "Compatibility"), the test says so.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{Server, TestBackend, api::KEY, on_each_backend, run_ragbase};
+use uuid::Uuid;
+
+/// A keyed client of a `ragbase serve --no-worker` over `backend`, with `staged` documents
+/// (filename, status, active) stored first; their ids, in order.
+async fn serve_with(backend: &TestBackend, staged: &[(&str, &str, bool)]) -> (Client, Vec<Uuid>) {
+    let mut env = backend.env();
+    env.push(("API_KEY", KEY));
+    assert!(run_ragbase(&["migrate"], &env).await.0);
+    let mut ids = Vec::new();
+    for (day, (filename, status, active)) in staged.iter().enumerate() {
+        let id = Uuid::new_v4();
+        let created = format!("2026-01-{:02}", day + 1);
+        backend
+            .insert_document(id, (filename, "pdf", 1024), (status, *active), &created)
+            .await;
+        ids.push(id);
+    }
+    let server = Server::start(&["serve", "--no-worker"], &env).await;
+    (
+        Client {
+            server,
+            http: reqwest::Client::new(),
+        },
+        ids,
+    )
+}
+
+struct Client {
+    server: Server,
+    http: reqwest::Client,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: Method,
+        path: impl AsRef<str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let path = path.as_ref();
+        let mut request = self
+            .http
+            .request(method, self.server.url(path))
+            .header("x-api-key", KEY);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+}
+
+const UNKNOWN: &str = "550e8400-e29b-41d4-a716-446655440000";
+
+on_each_backend!(the_list_and_document_routes_answer_as_the_original_did);
+
+async fn the_list_and_document_routes_answer_as_the_original_did(backend: TestBackend) {
+    let staged = [
+        ("pending.pdf", "PENDING", true),
+        ("done.pdf", "COMPLETED", true),
+        ("failed.pdf", "FAILED", false),
+    ];
+    let (api, ids) = serve_with(&backend, &staged).await;
+    let (pending, done, failed) = (ids[0], ids[1], ids[2]);
+
+    // list-route: counts over the whole collection, in the original's keys.
+    let (status, page) = api.get("/api/documents").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page["counts"],
+        json!({"total": 3, "active": 2, "inactive": 1, "pending": 1, "processing": 0, "completed": 1, "failed": 1})
+    );
+    // What the document list of the original's UI reads.
+    let listed = &page["documents"].as_array().unwrap();
+    let summary = listed.iter().find(|d| d["id"] == json!(done)).unwrap();
+    for field in [
+        "id",
+        "filename",
+        "status",
+        "fileSize",
+        "createdAt",
+        "isActive",
+        "connectionState",
+        "sourceType",
+    ] {
+        assert!(!summary[field].is_null(), "{field}: {summary}");
+    }
+    assert_eq!(summary["hasProcessedContent"], true);
+    let waiting = listed.iter().find(|d| d["id"] == json!(pending)).unwrap();
+    assert_eq!(waiting["hasProcessedContent"], false);
+    // Absent, not null, when there is nothing to say.
+    assert!(
+        waiting.get("failReason").is_none() && waiting.get("chunkCount").is_none(),
+        "{waiting}"
+    );
+    assert_eq!(
+        api.get("/api/documents?sourceType=DRIVE").await.1["total"],
+        0
+    );
+    assert_eq!(
+        api.get("/api/documents?connectionState=LINKED").await.1["total"],
+        0
+    );
+    let (status, bad) = api
+        .get(&format!("/api/documents?search={}", "x".repeat(101)))
+        .await;
+    assert_eq!((status, &bad["error"]), (400, &json!("VALIDATION_ERROR")));
+
+    // status-route: chunkCount once COMPLETED; 404 and 400.
+    assert_eq!(
+        api.get(&format!("/api/documents/{done}")).await.1["chunkCount"],
+        0
+    );
+    let (status, body) = api
+        .get("/api/documents/00000000-0000-0000-0000-000000000000")
+        .await;
+    assert_eq!((status, &body["error"]), (404, &json!("NOT_FOUND")));
+    assert_eq!(
+        api.get("/api/documents/invalid-id").await.1["error"],
+        "INVALID_ID"
+    );
+
+    // content-route: a bad format is INVALID_FORMAT; not ready until COMPLETED.
+    let (status, body) = api
+        .get(&format!("/api/documents/{done}/content?format=invalid"))
+        .await;
+    assert_eq!((status, &body["error"]), (400, &json!("INVALID_FORMAT")));
+    let (status, body) = api
+        .get(&format!("/api/documents/{pending}/content?format=markdown"))
+        .await;
+    assert_eq!((status, &body["error"]), (409, &json!("NOT_READY")));
+
+    // availability-route: only COMPLETED documents are toggled.
+    let toggle = |id: Uuid, active: Value| {
+        api.call(
+            Method::PATCH,
+            format!("/api/documents/{id}/availability"),
+            Some(json!({"isActive": active})),
+        )
+    };
+    let (status, body) = toggle(done, json!(false)).await;
+    assert_eq!((status, &body["isActive"]), (200, &json!(false)), "{body}");
+    assert!(body["updatedAt"].is_string());
+    for id in [pending, failed] {
+        let (status, body) = toggle(id, json!(true)).await;
+        assert_eq!(
+            (status, &body["error"]),
+            (400, &json!("INVALID_STATUS")),
+            "{body}"
+        );
+    }
+    assert_eq!(toggle(UNKNOWN.parse().unwrap(), json!(true)).await.0, 404);
+    assert_eq!(
+        toggle(done, json!("not-boolean")).await.1["error"],
+        "VALIDATION_ERROR"
+    );
+
+    // retry-route: FAILED → PENDING, its reason gone (absent); anything else is INVALID_STATUS.
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &format!("/api/documents/{failed}/retry"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("PENDING")),
+        "{body}"
+    );
+    let (_, retried) = api.get(&format!("/api/documents/{failed}")).await;
+    assert_eq!(
+        (&retried["retryCount"], retried.get("failReason")),
+        (&json!(0), None)
+    );
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &format!("/api/documents/{done}/retry"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!((status, &body["error"]), (400, &json!("INVALID_STATUS")));
+    assert_eq!(
+        api.call(Method::POST, "/api/documents/not-a-uuid/retry", None)
+            .await
+            .1["error"],
+        "INVALID_ID"
+    );
+
+    // delete-route: 409 while a worker holds it, then gone.
+    backend.set_status(pending, "PROCESSING").await;
+    let (status, body) = api
+        .call(Method::DELETE, &format!("/api/documents/{pending}"), None)
+        .await;
+    assert_eq!((status, &body["error"]), (409, &json!("CONFLICT")));
+    let (status, body) = api
+        .call(Method::DELETE, &format!("/api/documents/{done}"), None)
+        .await;
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"id": done, "deleted": true}))
+    );
+    assert_eq!(api.get(&format!("/api/documents/{done}")).await.0, 404);
+}
+
+on_each_backend!(the_bulk_routes_report_what_they_changed_and_why_not);
+
+async fn the_bulk_routes_report_what_they_changed_and_why_not(backend: TestBackend) {
+    let staged = [
+        ("a.pdf", "COMPLETED", true),
+        ("b.pdf", "COMPLETED", true),
+        ("pending.pdf", "PENDING", true),
+        ("failed-1.pdf", "FAILED", true),
+        ("failed-2.pdf", "FAILED", true),
+        ("busy.pdf", "PROCESSING", true),
+    ];
+    let (api, ids) = serve_with(&backend, &staged).await;
+    backend.set_status(ids[5], "PROCESSING").await; // with a live lease
+    let bulk = |method: Method, what: &str, body: Value| {
+        api.call(method, format!("/api/documents/bulk/{what}"), Some(body))
+    };
+
+    let (status, body) = bulk(
+        Method::PATCH,
+        "availability",
+        json!({"documentIds": [ids[0], ids[1]], "isActive": false}),
+    )
+    .await;
+    assert_eq!((status, &body), (200, &json!({"updated": 2, "failed": []})));
+    let (_, body) = bulk(
+        Method::PATCH,
+        "availability",
+        json!({"documentIds": [ids[0], ids[2], UNKNOWN], "isActive": true}),
+    )
+    .await;
+    assert_eq!(body["updated"], 1);
+    assert_eq!(body["failed"][0]["id"], json!(ids[2]));
+    assert!(
+        body["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("PENDING"),
+        "{body}"
+    );
+    assert_eq!(
+        body["failed"][1],
+        json!({"id": UNKNOWN, "reason": "Document not found"})
+    );
+
+    let (_, body) = bulk(
+        Method::POST,
+        "retry",
+        json!({"documentIds": [ids[3], ids[4], ids[0]]}),
+    )
+    .await;
+    assert_eq!(body["retried"], 2, "{body}");
+    assert!(
+        body["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("COMPLETED"),
+        "{body}"
+    );
+
+    let (_, body) = bulk(
+        Method::POST,
+        "delete",
+        json!({"documentIds": [ids[0], ids[1], ids[5], UNKNOWN]}),
+    )
+    .await;
+    assert_eq!(body["deleted"], 2, "{body}");
+    assert_eq!(body["failed"][0]["id"], json!(ids[5]));
+    assert!(
+        body["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("processing"),
+        "{body}"
+    );
+    assert_eq!(api.get(&format!("/api/documents/{}", ids[0])).await.0, 404);
+
+    // Validation: an empty list, a malformed id, more than 100, a missing field.
+    let many: Vec<String> = (0..101).map(|_| Uuid::new_v4().to_string()).collect();
+    for (method, what, body) in [
+        (
+            Method::PATCH,
+            "availability",
+            json!({"documentIds": [], "isActive": false}),
+        ),
+        (
+            Method::PATCH,
+            "availability",
+            json!({"documentIds": ["not-a-uuid"], "isActive": false}),
+        ),
+        (
+            Method::PATCH,
+            "availability",
+            json!({"documentIds": [UNKNOWN]}),
+        ),
+        (Method::POST, "delete", json!({"documentIds": []})),
+        (Method::POST, "delete", json!({"documentIds": many})),
+        (
+            Method::POST,
+            "retry",
+            json!({"documentIds": ["not-a-uuid"]}),
+        ),
+    ] {
+        let (status, reply) = bulk(method, what, body.clone()).await;
+        assert_eq!(
+            (status, &reply["error"]),
+            (400, &json!("VALIDATION_ERROR")),
+            "{what} {body}"
+        );
+    }
+}
+
+on_each_backend!(the_events_stream_reports_every_change_to_key_holders);
+
+async fn the_events_stream_reports_every_change_to_key_holders(backend: TestBackend) {
+    let (api, ids) = serve_with(&backend, &[("done.pdf", "COMPLETED", true)]).await;
+    // EventSource cannot send headers: the key comes in the query, and is required.
+    let url = api.server.url("/api/events");
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 401);
+    let wrong = reqwest::get(format!("{url}?apiKey=wrong-key-0123456789"))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let response = reqwest::get(format!("{url}?apiKey={KEY}")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut stream = response;
+
+    let (status, uploaded) = {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(b"Notes about the events stream.".to_vec())
+                .file_name("notes.txt"),
+        );
+        let request = api
+            .http
+            .post(api.server.url("/api/documents"))
+            .header("x-api-key", KEY)
+            .multipart(form);
+        let response = request.send().await.unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.unwrap(),
+        )
+    };
+    assert_eq!((status, &uploaded["format"]), (201, &json!("txt")));
+    let done = ids[0];
+    api.call(
+        Method::PATCH,
+        &format!("/api/documents/{done}/availability"),
+        Some(json!({"isActive": false})),
+    )
+    .await;
+    api.call(Method::DELETE, &format!("/api/documents/{done}"), None)
+        .await;
+
+    let mut text = String::new();
+    let expected = [
+        "document:created",
+        "document:availability",
+        "document:deleted",
+    ];
+    let read = async {
+        while !expected.iter().all(|e| text.contains(e)) {
+            let piece = stream.chunk().await.unwrap().unwrap();
+            text.push_str(&String::from_utf8_lossy(&piece));
+        }
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .is_ok(),
+        "{text}"
+    );
+    assert!(text.starts_with(": connected"), "{text}");
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e["type"].as_str().unwrap(), e["payload"]["id"].clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("document:created", uploaded["id"].clone()),
+            ("document:availability", json!(done)),
+            ("document:deleted", json!(done))
+        ]
+    );
+    assert_eq!(events[0]["payload"]["filename"], "notes.txt");
+    assert_eq!(events[1]["payload"]["isActive"], false);
+    assert!(events.iter().all(|e| e["timestamp"].is_string()));
+    // The key in the query string is never logged.
+    assert!(
+        !api.server
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(KEY))
+    );
+}
