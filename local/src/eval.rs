@@ -105,7 +105,7 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<()> {
         for query in queries.iter().filter(|q| judgments.has(&q.id)) {
             let request = SearchRequest::parse(RawSearchRequest {
                 query: Some(query.text.clone()),
-                top_k: Some(DEPTH),
+                top_k: Some(DEPTH as f64),
                 mode: Some(mode.clone()),
                 alpha: args.alpha,
                 ..Default::default()

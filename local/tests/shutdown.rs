@@ -127,3 +127,30 @@ async fn sigterm_during_a_long_job_exits_within_the_grace_and_the_job_comes_back
     });
     assert!(resumed.await, "the next process took the PDF up again");
 }
+
+/// A client watching `/api/events` does not hold the shutdown up: its stream ends at SIGTERM and
+/// the process exits at once, not at the end of the grace period.
+#[tokio::test]
+async fn sigterm_ends_the_event_streams_so_the_process_exits_at_once() {
+    let backend = support::TestBackend::embedded();
+    let mut env = backend.env();
+    env.push(("SHUTDOWN_GRACE_SECS", "30"));
+    let mut server = Server::start(&["serve", "--no-worker"], &env).await;
+    let mut stream = reqwest::get(server.url("/api/events")).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let connected = stream.chunk().await.unwrap().unwrap();
+    assert!(connected.starts_with(b": connected"));
+    let signalled = std::time::Instant::now();
+    signal("-TERM", server.pid());
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while stream.chunk().await.unwrap().is_some() {}
+    });
+    assert!(ended.await.is_ok(), "the stream ended after SIGTERM");
+    let exit = tokio::time::timeout(Duration::from_secs(5), server.child.wait()).await;
+    assert!(exit.unwrap().unwrap().success());
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+}

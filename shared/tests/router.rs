@@ -2,7 +2,10 @@
 //! probes, request ids, CORS and metrics. The store is a stand-in; PostgreSQL and Redis are
 //! exercised through the real binary in `local/tests`.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+};
 
 use async_trait::async_trait;
 use axum::{
@@ -651,5 +654,112 @@ async fn availability_needs_a_boolean_body() {
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
+    );
+}
+
+/// The OpenAPI document and the router agree: every path the router serves is documented (the
+/// reference page at /docs and its assets aside), every documented operation is served, and
+/// every method a path does not document is refused.
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_routes_served() {
+    let app = app();
+    let document = ragbase::http::openapi();
+    // The router's own table, as its debug form prints it: the paths in quotes.
+    let table = format!("{app:?}");
+    let served: BTreeSet<&str> = table
+        .split('"')
+        .filter(|piece| piece.starts_with('/') && !piece.contains("__private__"))
+        .filter(|path| !path.starts_with("/docs"))
+        // Where the fallbacks catch unknown paths ("Route not found").
+        .filter(|path| !["/", "/api"].contains(path))
+        .collect();
+    let documented: BTreeSet<&str> = document.paths.paths.keys().map(String::as_str).collect();
+    assert_eq!(served, documented);
+    assert!(
+        table.contains("\"/docs/{*rest}\""),
+        "the reference page is served"
+    );
+
+    let id = Uuid::new_v4().to_string();
+    for (path, item) in &document.paths.paths {
+        let uri = path.replace("{id}", &id);
+        for (method, operation) in [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ] {
+            let request = Request::builder()
+                .method(method)
+                .uri(&uri)
+                .header("x-api-key", KEY_1)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))
+                .unwrap();
+            // Only the status: the events stream's body never ends.
+            let status = app.clone().oneshot(request).await.unwrap().status();
+            if operation.is_some() {
+                // A 404 here is the made-up document; an unknown route would be 404 to every
+                // method, which the undocumented methods' 405 rules out.
+                assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            } else {
+                assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_answer_tells_browsers_not_to_sniff_frame_or_refer() {
+    let app = app();
+    for request in [
+        Request::get("/health").body(Body::empty()).unwrap(),
+        get("/api/documents/not-an-id"),
+        Request::get("/docs/").body(Body::empty()).unwrap(),
+    ] {
+        let (_, headers, _) = send(&app, request).await;
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+    }
+}
+
+/// The reference page and everything it loads come from the binary, and it reads this server's
+/// document.
+#[tokio::test]
+async fn the_reference_page_is_served_from_the_binary() {
+    let app = app();
+    let (status, headers, page) =
+        send(&app, Request::get("/docs/").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = page.as_str().unwrap().to_owned();
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-initializer.js",
+    ] {
+        assert!(page.contains(asset), "{asset}");
+        let (status, _, body) = send(
+            &app,
+            Request::get(format!("/docs/{asset}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{asset}");
+        if asset == "swagger-initializer.js" {
+            assert!(body.as_str().unwrap().contains("/openapi.json"), "{body}");
+        }
+    }
+    assert!(
+        !page.contains("https://"),
+        "nothing is loaded from elsewhere"
     );
 }

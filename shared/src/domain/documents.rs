@@ -32,9 +32,7 @@ impl DocumentStatus {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(raw))
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 }
 
@@ -87,9 +85,10 @@ pub struct DocumentQuery {
     pub descending: bool,
     pub limit: u32,
     pub offset: u32,
-    /// Asked only for synced documents (`sourceType=DRIVE`, `connectionState=LINKED`): every
-    /// document here is uploaded, so none match.
-    pub synced_only: bool,
+    /// Asked for what no document here can be: a synced one (`sourceType=DRIVE`,
+    /// `connectionState=LINKED`; every document here is uploaded), or a name with a control
+    /// character (no stored name has one).
+    pub none_match: bool,
 }
 
 impl DocumentQuery {
@@ -120,12 +119,7 @@ impl DocumentQuery {
             Some("fileSize") => SortField::FileSize,
             Some(_) => return Err(bad("sortBy", "createdAt, filename or fileSize")),
         };
-        let descending = match raw
-            .sort_order
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let descending = match raw.sort_order.as_deref() {
             None | Some("desc") => true,
             Some("asc") => false,
             Some(_) => return Err(bad("sortOrder", "asc or desc")),
@@ -163,13 +157,16 @@ impl DocumentQuery {
             Some(v) if v == synced => Ok(true),
             Some(_) => Err(bad(field, &format!("{uploaded} or {synced}"))),
         };
-        let synced_only = synced(raw.source_type, "sourceType", "MANUAL", "DRIVE")?
+        let none_match = synced(raw.source_type, "sourceType", "MANUAL", "DRIVE")?
             | synced(
                 raw.connection_state,
                 "connectionState",
                 "STANDALONE",
                 "LINKED",
-            )?;
+            )?
+            | filename_contains
+                .as_ref()
+                .is_some_and(|s| s.chars().any(char::is_control));
         Ok(Self {
             status,
             is_active,
@@ -178,7 +175,7 @@ impl DocumentQuery {
             descending,
             limit,
             offset,
-            synced_only,
+            none_match,
         })
     }
 }
@@ -316,30 +313,31 @@ mod tests {
             (SortField::CreatedAt, true, 20, 0)
         );
         assert_eq!(
-            (q.status, q.is_active, q.filename_contains, q.synced_only),
+            (q.status, q.is_active, q.filename_contains, q.none_match),
             (None, None, None, false)
         );
     }
 
     #[test]
-    fn only_synced_documents_are_asked_for_with_drive_or_linked() {
-        let parse = |pairs: &[(&str, &str)]| DocumentQuery::parse(raw(pairs)).unwrap().synced_only;
+    fn synced_documents_and_names_with_control_characters_match_none() {
+        let parse = |pairs: &[(&str, &str)]| DocumentQuery::parse(raw(pairs)).unwrap().none_match;
         assert!(!parse(&[
             ("sourceType", "MANUAL"),
             ("connectionState", "STANDALONE")
         ]));
         assert!(parse(&[("sourceType", "DRIVE")]));
         assert!(parse(&[("connectionState", "LINKED")]));
+        assert!(parse(&[("search", "a\0b")]));
     }
 
     #[test]
     fn filters_and_sorting_are_parsed() {
         let q = DocumentQuery::parse(raw(&[
-            ("status", "completed"),
+            ("status", "COMPLETED"),
             ("isActive", "false"),
             ("search", " report "),
             ("sortBy", "fileSize"),
-            ("sortOrder", "ASC"),
+            ("sortOrder", "asc"),
             ("limit", "100"),
             ("offset", "40"),
         ]))
@@ -364,6 +362,8 @@ mod tests {
             ("isActive", "yes"),
             ("sortBy", "size"),
             ("sortOrder", "up"),
+            ("status", "completed"),
+            ("sortOrder", "ASC"),
             ("sourceType", "FTP"),
             ("connectionState", "linked"),
             ("search", long.as_str()),

@@ -15,7 +15,8 @@ const MAX_DOCUMENT_IDS: usize = 1000;
 #[derive(Debug, Default)]
 pub struct RawSearchRequest {
     pub query: Option<String>,
-    pub top_k: Option<i64>,
+    /// A JSON number: `5.0` is 5, as JavaScript clients see it.
+    pub top_k: Option<f64>,
     pub mode: Option<String>,
     pub alpha: Option<f64>,
     pub document_ids: Option<Vec<String>>,
@@ -60,7 +61,14 @@ pub struct SearchRequest {
 impl SearchRequest {
     pub fn parse(raw: RawSearchRequest) -> Result<Self, Error> {
         let invalid = |message: &str| Error::Validation(message.to_owned());
-        let query = raw.query.as_deref().map(str::trim).unwrap_or_default();
+        // Control characters mean nothing in a question, and PostgreSQL refuses NUL in text.
+        let spaced: String = raw
+            .query
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let query = spaced.trim();
         let length = query.chars().count();
         if !(1..=MAX_QUERY_CHARS).contains(&length) {
             return Err(invalid(&format!(
@@ -69,7 +77,7 @@ impl SearchRequest {
         }
         let top_k = match raw.top_k {
             None => 5,
-            Some(k @ 1..=100) => k as usize,
+            Some(k) if k.fract() == 0.0 && (1.0..=100.0).contains(&k) => k as usize,
             Some(_) => return Err(invalid("topK must be an integer from 1 to 100")),
         };
         let mode = match raw.mode.as_deref() {
@@ -113,7 +121,7 @@ impl SearchRequest {
                 names
                     .iter()
                     .map(|name| {
-                        Format::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
+                        Format::parse(name).ok_or_else(|| {
                             let known: Vec<_> = Format::ALL.iter().map(|f| f.as_str()).collect();
                             let shown: String = name.chars().take(32).collect();
                             invalid(&format!(
@@ -222,6 +230,8 @@ mod tests {
         assert_eq!((r.top_k, r.mode, r.alpha), (5, Mode::Semantic, 0.7));
         assert_eq!(r.filter, SearchFilter::default());
         assert_eq!(r.min_similarity, None);
+        let controls = request(serde_json::json!({"query": "lift\u{0}on\twings\u{1b}"})).unwrap();
+        assert_eq!(controls.query, "lift on wings");
     }
 
     #[test]
@@ -230,9 +240,16 @@ mod tests {
         assert!(message(serde_json::json!({"query": "   "})).contains("query"));
         assert!(message(serde_json::json!({"query": "x".repeat(1001)})).contains("1000"));
         assert!(request(serde_json::json!({"query": "é".repeat(1000)})).is_ok());
-        for k in [0, 101, -1] {
+        for k in [0.0, 101.0, -1.0, 5.5] {
             assert!(message(serde_json::json!({"query": "q", "topK": k})).contains("topK"));
         }
+        // JavaScript has no integers: 5.0 is 5.
+        assert_eq!(
+            request(serde_json::json!({"query": "q", "topK": 5.0}))
+                .unwrap()
+                .top_k,
+            5
+        );
         assert!(message(serde_json::json!({"query": "q", "mode": "bm25"})).contains("mode"));
         assert!(message(serde_json::json!({"query": "q", "alpha": 1.5})).contains("alpha"));
         assert!(message(serde_json::json!({"query": "q", "minScore": 2})).contains("minScore"));
@@ -250,7 +267,7 @@ mod tests {
         let id = Uuid::new_v4();
         let r = request(serde_json::json!({
             "query": "q", "topK": 100, "mode": "hybrid", "alpha": 0,
-            "documentIds": [id.to_string()], "formats": ["PDF", "markdown"], "minScore": 0.25
+            "documentIds": [id.to_string()], "formats": ["pdf", "markdown"], "minScore": 0.25
         }))
         .unwrap();
         assert_eq!(r.filter.document_ids, Some(vec![id]));

@@ -14,7 +14,7 @@ use super::{
     extract::{ApiJson, ApiQuery},
     types::{
         AvailabilityAnswer, AvailabilityBody, ContentBody, ContentParams, DeleteAnswer,
-        DocumentBody, ListParams, PageBody, RetryAnswer, UploadAnswer,
+        DocumentBody, ErrorBody, ListParams, PageBody, RetryAnswer, UploadAnswer, UploadForm,
     },
 };
 use crate::{
@@ -27,6 +27,13 @@ use crate::{
     },
 };
 
+/// List documents: a page of them, their total, and the collection's counts.
+#[utoipa::path(get, path = "/api/documents", operation_id = "listDocuments", tag = "documents",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of documents", body = PageBody),
+        (status = 400, description = "`VALIDATION_ERROR`: a parameter out of range", body = ErrorBody),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ListParams>,
@@ -35,6 +42,16 @@ pub async fn list(
     Ok(Json(state.documents.list_documents(&query).await?.into()))
 }
 
+/// Read one document: its status, and why it failed.
+#[utoipa::path(get, path = "/api/documents/{id}", operation_id = "getDocument", tag = "documents",
+    params(("id" = Uuid, Path, description = "The document's id")),
+    responses(
+        (status = 200, description = "The document", body = DocumentBody,
+            links(("Content" = (operation_id = "getDocumentContent", parameters(("id" = "$request.path.id")))),
+                  ("Delete" = (operation_id = "deleteDocument", parameters(("id" = "$request.path.id")))))),
+        (status = 400, description = "`INVALID_ID`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`", body = ErrorBody),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -45,6 +62,27 @@ pub async fn get(
     Ok(Json(document.into()))
 }
 
+/// Upload a document: stored, then queued for processing.
+#[utoipa::path(post, path = "/api/documents", operation_id = "uploadDocument", tag = "documents",
+    request_body(content = inline(UploadForm), content_type = "multipart/form-data",
+        description = "One part with a file name (any field name; clients use `file`)"),
+    responses(
+        (status = 201, description = "Stored as PENDING and queued", body = UploadAnswer,
+            links(
+                ("Get" = (operation_id = "getDocument", parameters(("id" = "$response.body#/id")))),
+                ("Content" = (operation_id = "getDocumentContent", parameters(("id" = "$response.body#/id")))),
+                ("Search" = (operation_id = "searchDocuments",
+                    request_body = json!({"query": "what does it say", "documentIds": ["$response.body#/id"]}))),
+                ("Availability" = (operation_id = "setDocumentAvailability",
+                    parameters(("id" = "$response.body#/id")), request_body = json!({"isActive": false}))),
+                ("Retry" = (operation_id = "retryDocument", parameters(("id" = "$response.body#/id")))),
+                ("Delete" = (operation_id = "deleteDocument", parameters(("id" = "$response.body#/id")))),
+            )),
+        (status = 400, description = "`NO_FILE`, `INVALID_FORMAT`, `INVALID_FILENAME` or `VALIDATION_ERROR` (not multipart)", body = ErrorBody),
+        (status = 409, description = "`DUPLICATE_FILE`: the same bytes are stored as `existingId`", body = ErrorBody),
+        (status = 413, description = "`FILE_TOO_LARGE`: over `MAX_FILE_SIZE_MB`", body = ErrorBody),
+        (status = 503, description = "`SERVICE_UNAVAILABLE`: too many uploads in progress, or a backend is down", body = ErrorBody),
+    ))]
 /// `POST /api/documents`: one multipart file part, read as it streams in and refused as soon as
 /// it passes the size limit; stored with its bytes, then queued for processing.
 pub async fn upload(
@@ -102,6 +140,16 @@ pub async fn upload(
     Err(ApiError::NoFile)
 }
 
+/// Delete a document with its chunks and stored bytes.
+#[utoipa::path(delete, path = "/api/documents/{id}", operation_id = "deleteDocument", tag = "documents",
+    params(("id" = Uuid, Path, description = "The document's id")),
+    responses(
+        (status = 200, description = "Deleted", body = DeleteAnswer,
+            links(("Gone" = (operation_id = "getDocument", parameters(("id" = "$request.path.id")))))),
+        (status = 400, description = "`INVALID_ID`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: a worker is processing it", body = ErrorBody),
+    ))]
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -111,6 +159,14 @@ pub async fn delete(
     Ok(Json(DeleteAnswer { id, deleted: true }))
 }
 
+/// Process a FAILED document again (or one whose worker died).
+#[utoipa::path(post, path = "/api/documents/{id}/retry", operation_id = "retryDocument", tag = "documents",
+    params(("id" = Uuid, Path, description = "The document's id")),
+    responses(
+        (status = 200, description = "PENDING and queued", body = RetryAnswer),
+        (status = 400, description = "`INVALID_ID`, or `INVALID_STATUS`: not FAILED", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`", body = ErrorBody),
+    ))]
 pub async fn retry(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -121,6 +177,15 @@ pub async fn retry(
     Ok(Json(RetryAnswer { id, status }))
 }
 
+/// Enable or disable a COMPLETED document in search.
+#[utoipa::path(patch, path = "/api/documents/{id}/availability", operation_id = "setDocumentAvailability",
+    tag = "documents", params(("id" = Uuid, Path, description = "The document's id")),
+    request_body = AvailabilityBody,
+    responses(
+        (status = 200, description = "Changed", body = AvailabilityAnswer),
+        (status = 400, description = "`INVALID_ID`, `VALIDATION_ERROR`, or `INVALID_STATUS`: not COMPLETED", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`", body = ErrorBody),
+    ))]
 pub async fn set_availability(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -136,6 +201,15 @@ pub async fn set_availability(
 }
 
 /// The processed text as Markdown (default), or as JSON with its chunks.
+#[utoipa::path(get, path = "/api/documents/{id}/content", operation_id = "getDocumentContent", tag = "documents",
+    params(("id" = Uuid, Path, description = "The document's id"), ContentParams),
+    responses(
+        (status = 200, description = "The text, or with `format=json` its chunks too",
+            content((ContentBody = "application/json"), (String = "text/markdown"))),
+        (status = 400, description = "`INVALID_ID`, or `INVALID_FORMAT`: not markdown or json", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`NOT_READY`: not COMPLETED", body = ErrorBody),
+    ))]
 pub async fn content(
     State(state): State<AppState>,
     Path(id): Path<String>,

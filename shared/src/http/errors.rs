@@ -11,8 +11,8 @@ use axum::{
     http::{HeaderValue, Response, StatusCode, header},
     response::IntoResponse,
 };
-use serde_json::json;
 
+use super::types::ErrorBody;
 use crate::Error;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,15 +99,18 @@ impl IntoResponse for ApiError {
             code,
             detail: self.to_string(),
         });
-        let message = public.unwrap_or_else(|| self.to_string());
-        let mut body = json!({ "error": code, "message": message });
-        match &self {
-            Self::RateLimited { window, .. } => {
-                body["retryAfter"] = json!(window.as_millis().to_string())
-            }
-            Self::Core(Error::Duplicate { existing_id }) => body["existingId"] = json!(existing_id),
-            _ => {}
-        }
+        let body = ErrorBody {
+            error: code,
+            message: public.unwrap_or_else(|| self.to_string()),
+            retry_after: match &self {
+                Self::RateLimited { window, .. } => Some(window.as_millis().to_string()),
+                _ => None,
+            },
+            existing_id: match &self {
+                Self::Core(Error::Duplicate { existing_id }) => Some(*existing_id),
+                _ => None,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if let Self::RateLimited { reset_after, .. } = self {
             let seconds = reset_after.as_millis().div_ceil(1000).max(1);

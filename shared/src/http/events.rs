@@ -23,6 +23,16 @@ const HEARTBEAT: Duration = Duration::from_secs(30);
 /// Changes read at once.
 const BATCH: u32 = 200;
 
+/// Watch documents change, as server-sent events.
+#[utoipa::path(get, path = "/api/events", operation_id = "streamEvents", tag = "documents",
+    params(
+        ("apiKey" = Option<String>, Query, description = "The API key, for clients that cannot send `X-API-Key` (a browser's EventSource)"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event"),
+    ),
+    responses(
+        (status = 200, description = "`: connected`, then one `data:` line per change (an `EventBody`), its number as `id:`; `: heartbeat` every 30 s",
+            content_type = "text/event-stream", body = String),
+    ))]
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -8,12 +8,13 @@ mod events;
 mod extract;
 mod guard;
 pub(crate) mod observe;
+mod openapi;
 mod probes;
 mod query;
 mod serve;
 pub mod types;
 
-pub use serve::serve;
+pub use self::{openapi::openapi, serve::serve};
 
 use std::{sync::Arc, time::Instant};
 
@@ -35,6 +36,7 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use self::errors::ApiError;
 
@@ -163,7 +165,10 @@ pub fn router_for(routes: Routes, state: AppState) -> Router {
                 guard::authenticate_stream,
             ))
             .layer(from_fn_with_state(state.clone(), guard::rate_limit));
-        router = router.route("/api/events", events);
+        router = router
+            .route("/api/events", events)
+            .route("/openapi.json", get(openapi::document))
+            .merge(SwaggerUi::new("/docs").config(SwaggerConfig::from("/openapi.json")));
     }
     with_platform_layers(router, state)
 }

@@ -8,24 +8,37 @@ use axum::{
     http::{StatusCode, header},
     response::IntoResponse,
 };
-use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
-use super::AppState;
+use super::{
+    AppState,
+    types::{HealthAnswer, LiveAnswer, ReadyAnswer},
+};
 use crate::telemetry::{PROCESSING_QUEUE_SIZE, READINESS_CHECK};
 
 /// A backend that does not answer within this is reported down, so probes never hang.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// The process is up.
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "probes",
+    responses((status = 200, description = "Up", body = HealthAnswer)))]
+pub async fn health() -> Json<HealthAnswer> {
+    Json(HealthAnswer { status: "ok" })
 }
 
-pub async fn live() -> Json<Value> {
-    Json(json!({ "alive": true }))
+/// The process is alive.
+#[utoipa::path(get, path = "/live", operation_id = "live", tag = "probes",
+    responses((status = 200, description = "Alive", body = LiveAnswer)))]
+pub async fn live() -> Json<LiveAnswer> {
+    Json(LiveAnswer { alive: true })
 }
 
-/// 503 and `degraded` when any configured backend fails.
+/// Whether every configured backend answers: 503 and `degraded` when any fails.
+#[utoipa::path(get, path = "/ready", operation_id = "ready", tag = "probes",
+    responses(
+        (status = 200, description = "Every backend answers", body = ReadyAnswer),
+        (status = 503, description = "A backend does not answer", body = ReadyAnswer),
+    ))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let results = check_backends(&state).await;
     let all_healthy =
@@ -35,16 +48,12 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let checks: Map<String, Value> = results
-        .into_iter()
-        .map(|(name, healthy)| (name.to_owned(), Value::Bool(healthy)))
-        .collect();
-    let body = json!({
-        "status": if all_healthy { "ok" } else { "degraded" },
-        "checks": checks,
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime": state.started.elapsed().as_secs_f64(),
-    });
+    let body = ReadyAnswer {
+        status: if all_healthy { "ok" } else { "degraded" },
+        checks: results.into_iter().collect(),
+        version: env!("CARGO_PKG_VERSION"),
+        uptime: state.started.elapsed().as_secs_f64(),
+    };
     (status, Json(body))
 }
 
@@ -76,6 +85,9 @@ async fn check_backends(state: &AppState) -> Vec<(&'static str, bool)> {
     results
 }
 
+/// Prometheus metrics of this process.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "probes",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     // Readiness and queue depth are read at scrape time, so alerts see what `/ready` would say
     // and every instance reports the shared queue's truth.

@@ -6,7 +6,7 @@ use super::{
     AppState,
     errors::ApiError,
     extract::ApiJson,
-    types::{QueryAnswer, QueryBody},
+    types::{ErrorBody, QueryAnswer, QueryBody},
 };
 use crate::{
     Error,
@@ -14,6 +14,14 @@ use crate::{
     domain::query::{Mode, SearchRequest},
 };
 
+/// Search: the passages that best answer a question, with citations.
+#[utoipa::path(post, path = "/api/query", operation_id = "searchDocuments", tag = "search",
+    request_body = QueryBody,
+    responses(
+        (status = 200, description = "The best passages, best first", body = QueryAnswer),
+        (status = 400, description = "`VALIDATION_ERROR`", body = ErrorBody),
+        (status = 503, description = "`EMBEDDING_SERVICE_ERROR`: the model failed; `SERVICE_UNAVAILABLE`: a backend is down", body = ErrorBody),
+    ))]
 pub async fn query(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<QueryBody>,

@@ -37,7 +37,7 @@ fn push_filters(sql: &mut QueryBuilder<Db>, query: &DocumentQuery) {
     if let Some(needle) = &query.filename_contains {
         push_filename_filter(sql, needle);
     }
-    if query.synced_only {
+    if query.none_match {
         sql.push(" AND 1 = 0");
     }
 }

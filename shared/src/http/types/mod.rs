@@ -1,0 +1,13 @@
+//! The API's wire format: query strings and bodies as clients send them, and answers as they
+//! read them (camelCase names, the original service's fields). Domain types know no JSON; each
+//! wire type converts from or into its domain value here.
+//! Each wire type also describes itself for the OpenAPI document (`super::openapi`).
+
+mod bulk;
+mod documents;
+mod errors;
+mod events;
+mod probes;
+mod search;
+
+pub use self::{bulk::*, documents::*, errors::*, events::*, probes::*, search::*};
