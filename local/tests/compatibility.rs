@@ -429,3 +429,109 @@ async fn the_events_stream_reports_every_change_to_key_holders(backend: TestBack
             .any(|line| line.contains(KEY))
     );
 }
+
+fn sample(path: &str) -> Vec<u8> {
+    std::fs::read(
+        support::checkout()
+            .join("../shared/data/documents")
+            .join(path),
+    )
+    .unwrap()
+}
+
+on_each_backend!(the_original_end_to_end_flows_hold);
+
+/// The original's e2e suites (pdf-upload, multi-format, query and error-handling flows), with
+/// its own sample files, through the real worker and model.
+async fn the_original_end_to_end_flows_hold(backend: TestBackend) {
+    let api = support::api::Api::start(&backend, &[]).await;
+    // pdf-upload-flow: upload, processed, found.
+    let (status, pdf) = api
+        .upload("test.pdf", sample("pdf/simple-digital.pdf"))
+        .await;
+    assert_eq!(
+        (status, &pdf["status"], &pdf["format"]),
+        (201, &json!("PENDING"), &json!("pdf"))
+    );
+    let pdf_id = pdf["id"].as_str().unwrap().to_owned();
+    api.settle(Duration::from_secs(120)).await;
+    let (_, document) = api.get(&format!("/api/documents/{pdf_id}")).await;
+    assert_eq!(document["status"], "COMPLETED", "{document}");
+    assert!(document["chunkCount"].as_i64().unwrap() > 0);
+    let search = json!({"query": "test document content", "topK": 5});
+    let (status, found) = api.send(Method::POST, "/api/query", &search).await;
+    assert_eq!(status, 200);
+    assert_eq!(found["results"][0]["documentId"], json!(pdf_id));
+    let score = found["results"][0]["score"].as_f64().unwrap();
+    assert!(score > 0.0 && score <= 1.0, "{score}");
+
+    // multi-format-flow and error-handling: names as the original's tests gave them.
+    let noisy = format!(
+        "{}{}",
+        "#$%&*@!?/\\|~^".repeat(8),
+        "a few more than twenty letters"
+    );
+    let uploads = [
+        ("test.md", sample("md/with-headers.md"), "md", "COMPLETED"),
+        ("test.txt", sample("txt/normal.txt"), "txt", "COMPLETED"),
+        ("test.json", sample("json/valid.json"), "json", "COMPLETED"),
+        (
+            "protected.pdf",
+            sample("pdf/password-protected.pdf"),
+            "pdf",
+            "PASSWORD_PROTECTED",
+        ),
+        (
+            "corrupt.pdf",
+            sample("pdf/corrupt.pdf"),
+            "pdf",
+            "CORRUPT_FILE",
+        ),
+        ("short.txt", b"Too short".to_vec(), "txt", "TEXT_TOO_SHORT"),
+        ("noisy.txt", noisy.into_bytes(), "txt", "EXCESSIVE_NOISE"),
+    ];
+    let mut ids = Vec::new();
+    for (name, bytes, format, _) in &uploads {
+        let (status, body) = api.upload(name, bytes.clone()).await;
+        assert_eq!(
+            (status, &body["format"]),
+            (201, &json!(format)),
+            "{name}: {body}"
+        );
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let (status, duplicate) = api
+        .upload("second.pdf", sample("pdf/simple-digital.pdf"))
+        .await;
+    assert_eq!(
+        (status, &duplicate["error"], &duplicate["existingId"]),
+        (409, &json!("DUPLICATE_FILE"), &json!(pdf_id))
+    );
+    let (status, image) = api.upload("image.png", b"fake".to_vec()).await;
+    assert_eq!((status, &image["error"]), (400, &json!("INVALID_FORMAT")));
+    api.settle(Duration::from_secs(120)).await;
+    for ((name, _, _, outcome), id) in uploads.iter().zip(&ids) {
+        let (_, document) = api.get(&format!("/api/documents/{id}")).await;
+        match *outcome {
+            "COMPLETED" => assert_eq!(document["status"], "COMPLETED", "{name}: {document}"),
+            reason => assert_eq!(
+                (&document["status"], &document["failReason"]),
+                (&json!("FAILED"), &json!(reason)),
+                "{name}"
+            ),
+        }
+    }
+    for question in [
+        "markdown features",
+        "plain text content",
+        "JSON structured data",
+    ] {
+        let (_, found) = api
+            .send(Method::POST, "/api/query", &json!({"query": question}))
+            .await;
+        assert!(
+            !found["results"].as_array().unwrap().is_empty(),
+            "{question}"
+        );
+    }
+}

@@ -657,6 +657,17 @@ async fn availability_needs_a_boolean_body() {
     );
 }
 
+/// Each method, and whether the path documents it.
+fn methods_of(item: &utoipa::openapi::PathItem) -> [(&'static str, bool); 5] {
+    [
+        ("GET", item.get.is_some()),
+        ("POST", item.post.is_some()),
+        ("PUT", item.put.is_some()),
+        ("PATCH", item.patch.is_some()),
+        ("DELETE", item.delete.is_some()),
+    ]
+}
+
 /// The OpenAPI document and the router agree: every path the router serves is documented (the
 /// reference page at /docs and its assets aside), every documented operation is served, and
 /// every method a path does not document is refused.
@@ -683,13 +694,7 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     let id = Uuid::new_v4().to_string();
     for (path, item) in &document.paths.paths {
         let uri = path.replace("{id}", &id);
-        for (method, operation) in [
-            ("GET", &item.get),
-            ("POST", &item.post),
-            ("PUT", &item.put),
-            ("PATCH", &item.patch),
-            ("DELETE", &item.delete),
-        ] {
+        for (method, documented) in methods_of(item) {
             let request = Request::builder()
                 .method(method)
                 .uri(&uri)
@@ -699,7 +704,7 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
                 .unwrap();
             // Only the status: the events stream's body never ends.
             let status = app.clone().oneshot(request).await.unwrap().status();
-            if operation.is_some() {
+            if documented {
                 // A 404 here is the made-up document; an unknown route would be 404 to every
                 // method, which the undocumented methods' 405 rules out.
                 assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
@@ -762,4 +767,27 @@ async fn the_reference_page_is_served_from_the_binary() {
         !page.contains("https://"),
         "nothing is loaded from elsewhere"
     );
+}
+
+/// The README's API table names the document's operations, no more and no fewer.
+#[test]
+fn the_readme_api_table_names_every_documented_operation() {
+    let readme = include_str!("../../README.md");
+    let table =
+        &readme[readme.find("\n## API\n").unwrap()..readme.find("\n## Compatibility\n").unwrap()];
+    let listed: BTreeSet<String> = table
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `")?.split_once('`'))
+        .map(|(route, _)| route.replace(":id", "{id}"))
+        .collect();
+    let document = ragbase::http::openapi();
+    let mut operations = BTreeSet::new();
+    for (path, item) in &document.paths.paths {
+        for (method, documented) in methods_of(item) {
+            if documented {
+                operations.insert(format!("{method} {path}"));
+            }
+        }
+    }
+    assert_eq!(listed, operations);
 }
