@@ -535,3 +535,13 @@ async fn the_original_end_to_end_flows_hold(backend: TestBackend) {
         );
     }
 }
+
+on_each_backend!(the_change_log_keeps_the_newest_ten_thousand);
+
+async fn the_change_log_keeps_the_newest_ten_thousand(backend: TestBackend) {
+    let mut env = backend.env();
+    env.push(("API_KEY", KEY));
+    assert!(run_ragbase(&["migrate"], &env).await.0);
+    let (kept, newest) = backend.load_documents_and_read_the_log(10_050).await;
+    assert_eq!((kept, newest), (10_001, 10_050));
+}

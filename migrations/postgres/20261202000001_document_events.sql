@@ -37,12 +37,19 @@ BEGIN
         INSERT INTO document_events (kind, document_id, filename, status, is_active, chunk_count, fail_reason)
         VALUES (kind, d.id, d.filename, d.status, d.is_active, d.chunk_count, d.fail_reason);
     END LOOP;
-    IF cardinality(kinds) > 0 THEN
-        DELETE FROM document_events WHERE seq < (SELECT max(seq) FROM document_events) - 10000;
-    END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER documents_record_events AFTER INSERT OR UPDATE OR DELETE ON documents
     FOR EACH ROW EXECUTE FUNCTION record_document_event();
+
+CREATE FUNCTION prune_document_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM document_events WHERE seq < NEW.seq - 10000;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER document_events_pruned AFTER INSERT ON document_events
+    FOR EACH ROW EXECUTE FUNCTION prune_document_events();

@@ -21,25 +21,21 @@ CREATE TABLE document_events (
 CREATE TRIGGER documents_created AFTER INSERT ON documents BEGIN
     INSERT INTO document_events (kind, document_id, filename, status, is_active, chunk_count, fail_reason)
     VALUES ('created', new.id, new.filename, new.status, new.is_active, new.chunk_count, new.fail_reason);
-    DELETE FROM document_events WHERE seq < (SELECT max(seq) FROM document_events) - 10000;
 END;
 
 CREATE TRIGGER documents_deleted AFTER DELETE ON documents BEGIN
     INSERT INTO document_events (kind, document_id, filename, status, is_active, chunk_count, fail_reason)
     VALUES ('deleted', old.id, old.filename, old.status, old.is_active, old.chunk_count, old.fail_reason);
-    DELETE FROM document_events WHERE seq < (SELECT max(seq) FROM document_events) - 10000;
 END;
 
-CREATE TRIGGER documents_status_changed AFTER UPDATE OF status ON documents
-WHEN new.status IS NOT old.status BEGIN
+-- One update may change both: an event for each.
+CREATE TRIGGER documents_changed AFTER UPDATE OF status, is_active ON documents BEGIN
     INSERT INTO document_events (kind, document_id, filename, status, is_active, chunk_count, fail_reason)
-    VALUES ('status', new.id, new.filename, new.status, new.is_active, new.chunk_count, new.fail_reason);
-    DELETE FROM document_events WHERE seq < (SELECT max(seq) FROM document_events) - 10000;
+    SELECT kind, new.id, new.filename, new.status, new.is_active, new.chunk_count, new.fail_reason
+    FROM (SELECT 'status' AS kind WHERE new.status IS NOT old.status
+          UNION ALL SELECT 'availability' WHERE new.is_active IS NOT old.is_active);
 END;
 
-CREATE TRIGGER documents_availability_changed AFTER UPDATE OF is_active ON documents
-WHEN new.is_active IS NOT old.is_active BEGIN
-    INSERT INTO document_events (kind, document_id, filename, status, is_active, chunk_count, fail_reason)
-    VALUES ('availability', new.id, new.filename, new.status, new.is_active, new.chunk_count, new.fail_reason);
-    DELETE FROM document_events WHERE seq < (SELECT max(seq) FROM document_events) - 10000;
+CREATE TRIGGER document_events_pruned AFTER INSERT ON document_events BEGIN
+    DELETE FROM document_events WHERE seq < new.seq - 10000;
 END;

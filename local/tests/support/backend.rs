@@ -198,6 +198,38 @@ impl TestBackend {
         }
     }
 
+    /// Stores `n` documents in one statement, as a bulk load would, and reads the change log:
+    /// (events kept, the newest event's number).
+    pub async fn load_documents_and_read_the_log(&self, n: i64) -> (i64, i64) {
+        let columns = "INSERT INTO documents (id, filename, format, file_size, content_hash, created_at, updated_at)";
+        let census = "SELECT count(*), max(seq) FROM document_events";
+        match self {
+            Self::Postgres(db) => {
+                let mut conn = db.connect().await;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{columns} SELECT gen_random_uuid(), 'bulk.txt', 'txt', 1, sha256(i::text::bytea), now(), now() \
+                     FROM generate_series(1, {n}) i"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                sqlx::query_as(census).fetch_one(&mut conn).await.unwrap()
+            }
+            Self::Embedded(_) => {
+                let mut conn = self.sqlite().await;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+                     {columns} SELECT randomblob(16), 'bulk.txt', 'txt', 1, randomblob(32), '2026-01-01T00:00:00Z', \
+                     '2026-01-01T00:00:00Z' FROM n"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                sqlx::query_as(census).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
     /// A connection to the embedded store's database, beside the server's own.
     async fn sqlite(&self) -> sqlx::SqliteConnection {
         let Self::Embedded(folder) = self else {

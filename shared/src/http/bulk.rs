@@ -17,7 +17,10 @@ use crate::{
 /// Enable or disable up to 100 COMPLETED documents.
 #[utoipa::path(patch, path = "/api/documents/bulk/availability", operation_id = "bulkSetAvailability",
     tag = "documents", request_body = BulkAvailabilityBody,
-    responses((status = 200, description = "What changed, and why the rest did not", body = BulkUpdated), (status = 400, description = "`VALIDATION_ERROR`: not 1–100 document ids", body = ErrorBody),))]
+    responses(
+        (status = 200, description = "What changed, and why the rest did not", body = BulkUpdated),
+        (status = 400, description = "`VALIDATION_ERROR`: not 1–100 document ids", body = ErrorBody),
+    ))]
 pub async fn set_availability(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<BulkAvailabilityBody>,
@@ -30,7 +33,10 @@ pub async fn set_availability(
 /// Delete up to 100 documents.
 #[utoipa::path(post, path = "/api/documents/bulk/delete", operation_id = "bulkDelete",
     tag = "documents", request_body = BulkBody,
-    responses((status = 200, description = "What was deleted, and why the rest was not", body = BulkDeleted), (status = 400, description = "`VALIDATION_ERROR`: not 1–100 document ids", body = ErrorBody),))]
+    responses(
+        (status = 200, description = "What was deleted, and why the rest was not", body = BulkDeleted),
+        (status = 400, description = "`VALIDATION_ERROR`: not 1–100 document ids", body = ErrorBody),
+    ))]
 pub async fn delete(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<BulkBody>,
@@ -44,7 +50,10 @@ pub async fn delete(
 /// Process up to 100 FAILED documents again.
 #[utoipa::path(post, path = "/api/documents/bulk/retry", operation_id = "bulkRetry",
     tag = "documents", request_body = BulkBody,
-    responses((status = 200, description = "What was queued, and why the rest was not", body = BulkRetried), (status = 400, description = "`VALIDATION_ERROR`: not 1–100 document ids", body = ErrorBody),))]
+    responses(
+        (status = 200, description = "What was queued, and why the rest was not", body = BulkRetried),
+        (status = 400, description = "`VALIDATION_ERROR`: not 1–100 document ids", body = ErrorBody),
+    ))]
 pub async fn retry(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<BulkBody>,
