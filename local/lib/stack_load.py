@@ -103,7 +103,7 @@ def queue_and_done():
                     if l.startswith('processing_queue_size{status="waiting"}')), float("nan"))
     page = json.loads(call("status poll", "GET", "/api/documents?limit=1"))
     counts = page["counts"]
-    return int(waiting), counts.get("COMPLETED", 0), counts.get("FAILED", 0), page["total"]
+    return int(waiting), counts.get("completed", 0), counts.get("failed", 0), page["total"]
 
 
 def percentile(values, p):

@@ -72,7 +72,7 @@ async fn the_app_serves_in_process_on_a_free_port_until_it_is_stopped() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     let body: Value = answer.json().await.unwrap();
-    assert_eq!(body, json!({"mode": "hybrid", "results": []}));
+    assert_eq!(body, json!({"mode": "hybrid", "alpha": 0.7, "results": []}));
 
     stop.send(()).unwrap();
     served.await.unwrap().unwrap();
