@@ -165,7 +165,6 @@ async fn the_reconciler_requeues_lost_jobs_and_fails_documents_that_crashed_ever
     for (kind, store, _keep) in stores().await {
         let store = store.as_ref();
         let lost = upload(store, "a job the queue lost").await;
-        let waiting = upload(store, "a job still in the queue").await;
         let crashing = upload(store, "a document that kills its worker").await;
         let stalled = upload(store, "a worker that died once").await;
         for _ in 0..MAX_ATTEMPTS {
@@ -174,10 +173,10 @@ async fn the_reconciler_requeues_lost_jobs_and_fails_documents_that_crashed_ever
         begin(store, stalled, in_secs(-1)).await;
         let live = upload(store, "a worker at work").await;
         begin(store, live, in_secs(60)).await;
-        // `lost` and `waiting` are both older than this; `waiting` is made newer by a toggle.
+        // `lost` is older than this; `waiting`, stored after it, is newer.
         let pending_before = Utc::now();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        store.set_availability(waiting, false).await.unwrap();
+        let waiting = upload(store, "a job still in the queue").await;
 
         let pass = store.reconcile(pending_before, MAX_ATTEMPTS).await.unwrap();
         let mut requeued = pass.requeued.clone();

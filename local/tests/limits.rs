@@ -20,8 +20,8 @@ async fn a_statement_stuck_on_a_lock_is_cancelled_at_the_statement_timeout() {
     let mut holder = db.connect().await;
     sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
     sqlx::query(
-        "INSERT INTO documents (id, filename, format, file_size, content_hash) \
-         VALUES ($1, 'held.txt', 'text', 1, sha256('held'::bytea))",
+        "INSERT INTO documents (id, filename, format, file_size, content_hash, status) \
+         VALUES ($1, 'held.txt', 'txt', 1, sha256('held'::bytea), 'COMPLETED')",
     )
     .bind(id)
     .execute(&mut holder)

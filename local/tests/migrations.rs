@@ -28,6 +28,7 @@ async fn migrations_apply_from_empty_and_are_rerunnable() {
             "chunk_lexemes",
             "chunk_totals",
             "chunks",
+            "document_events",
             "document_files",
             "documents"
         ]

@@ -213,8 +213,8 @@ async fn filtered_searches_still_fill_top_k() {
     // of 30 chunks around the opposite vector, the farthest there is.
     sqlx::raw_sql(
         "INSERT INTO documents (id, filename, format, file_size, content_hash, status) VALUES \
-           ('00000000-0000-0000-0000-000000000001', 'crowd.txt', 'text', 1, sha256('crowd'), 'COMPLETED'), \
-           ('00000000-0000-0000-0000-000000000002', 'allowed.md', 'markdown', 1, sha256('allowed'), 'COMPLETED')",
+           ('00000000-0000-0000-0000-000000000001', 'crowd.txt', 'txt', 1, sha256('crowd'), 'COMPLETED'), \
+           ('00000000-0000-0000-0000-000000000002', 'allowed.md', 'md', 1, sha256('allowed'), 'COMPLETED')",
     )
     .execute(&mut db.connect().await)
     .await
