@@ -167,6 +167,8 @@ impl DocumentQuery {
             | filename_contains
                 .as_ref()
                 .is_some_and(|s| s.chars().any(char::is_control));
+        // Such a name is never sent on to a store (PostgreSQL refuses NUL in text).
+        let filename_contains = filename_contains.filter(|_| !none_match);
         Ok(Self {
             status,
             is_active,
@@ -328,6 +330,8 @@ mod tests {
         assert!(parse(&[("sourceType", "DRIVE")]));
         assert!(parse(&[("connectionState", "LINKED")]));
         assert!(parse(&[("search", "a\0b")]));
+        let nul = DocumentQuery::parse(raw(&[("search", "a\0b")])).unwrap();
+        assert_eq!(nul.filename_contains, None);
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub struct QueryBody {
         nullable = false,
         min_length = 1,
         max_length = 1000,
-        pattern = "\\S"
+        pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]"
     )]
     query: Option<String>,
     /// Results wanted (default 5).
