@@ -176,7 +176,7 @@ async fn the_reconciler_requeues_lost_jobs_and_fails_documents_that_crashed_ever
         // `lost` is older than this; `waiting`, stored after it, is newer.
         let pending_before = Utc::now();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let waiting = upload(store, "a job still in the queue").await;
+        upload(store, "a job still in the queue").await;
 
         let pass = store.reconcile(pending_before, MAX_ATTEMPTS).await.unwrap();
         let mut requeued = pass.requeued.clone();
