@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Server, TestBackend, api::KEY, on_each_backend, run_ragbase};
+use support::{
+    Server, TestBackend,
+    api::{Api, KEY},
+    on_each_backend, run_ragbase,
+};
 use uuid::Uuid;
 
 /// A keyed client of a `ragbase serve --no-worker` over `backend`, with `staged` documents
 /// (filename, status, active) stored first; their ids, in order.
-async fn serve_with(backend: &TestBackend, staged: &[(&str, &str, bool)]) -> (Client, Vec<Uuid>) {
+async fn serve_with(backend: &TestBackend, staged: &[(&str, &str, bool)]) -> (Api, Vec<Uuid>) {
     let mut env = backend.env();
     env.push(("API_KEY", KEY));
     assert!(run_ragbase(&["migrate"], &env).await.0);
@@ -28,43 +32,11 @@ async fn serve_with(backend: &TestBackend, staged: &[(&str, &str, bool)]) -> (Cl
         ids.push(id);
     }
     let server = Server::start(&["serve", "--no-worker"], &env).await;
-    (
-        Client {
-            server,
-            http: reqwest::Client::new(),
-        },
-        ids,
-    )
-}
-
-struct Client {
-    server: Server,
-    http: reqwest::Client,
-}
-
-impl Client {
-    async fn call(
-        &self,
-        method: Method,
-        path: impl AsRef<str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let path = path.as_ref();
-        let mut request = self
-            .http
-            .request(method, self.server.url(path))
-            .header("x-api-key", KEY);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(Method::GET, path, None).await
-    }
+    let api = Api {
+        server,
+        client: reqwest::Client::new(),
+    };
+    (api, ids)
 }
 
 const UNKNOWN: &str = "550e8400-e29b-41d4-a716-446655440000";
@@ -148,12 +120,10 @@ async fn the_list_and_document_routes_answer_as_the_original_did(backend: TestBa
     assert_eq!((status, &body["error"]), (409, &json!("NOT_READY")));
 
     // availability-route: only COMPLETED documents are toggled.
-    let toggle = |id: Uuid, active: Value| {
-        api.call(
-            Method::PATCH,
-            format!("/api/documents/{id}/availability"),
-            Some(json!({"isActive": active})),
-        )
+    let toggle = async |id: Uuid, active: Value| {
+        let path = format!("/api/documents/{id}/availability");
+        api.send(Method::PATCH, &path, &json!({"isActive": active}))
+            .await
     };
     let (status, body) = toggle(done, json!(false)).await;
     assert_eq!((status, &body["isActive"]), (200, &json!(false)), "{body}");
@@ -174,10 +144,10 @@ async fn the_list_and_document_routes_answer_as_the_original_did(backend: TestBa
 
     // retry-route: FAILED → PENDING, its reason gone (absent); anything else is INVALID_STATUS.
     let (status, body) = api
-        .call(
+        .send(
             Method::POST,
             &format!("/api/documents/{failed}/retry"),
-            Some(json!({})),
+            &json!({}),
         )
         .await;
     assert_eq!(
@@ -191,15 +161,15 @@ async fn the_list_and_document_routes_answer_as_the_original_did(backend: TestBa
         (&json!(0), None)
     );
     let (status, body) = api
-        .call(
+        .send(
             Method::POST,
             &format!("/api/documents/{done}/retry"),
-            Some(json!({})),
+            &json!({}),
         )
         .await;
     assert_eq!((status, &body["error"]), (400, &json!("INVALID_STATUS")));
     assert_eq!(
-        api.call(Method::POST, "/api/documents/not-a-uuid/retry", None)
+        api.send(Method::POST, "/api/documents/not-a-uuid/retry", &json!({}))
             .await
             .1["error"],
         "INVALID_ID"
@@ -208,11 +178,19 @@ async fn the_list_and_document_routes_answer_as_the_original_did(backend: TestBa
     // delete-route: 409 while a worker holds it, then gone.
     backend.set_status(pending, "PROCESSING").await;
     let (status, body) = api
-        .call(Method::DELETE, &format!("/api/documents/{pending}"), None)
+        .send(
+            Method::DELETE,
+            &format!("/api/documents/{pending}"),
+            &json!({}),
+        )
         .await;
     assert_eq!((status, &body["error"]), (409, &json!("CONFLICT")));
     let (status, body) = api
-        .call(Method::DELETE, &format!("/api/documents/{done}"), None)
+        .send(
+            Method::DELETE,
+            &format!("/api/documents/{done}"),
+            &json!({}),
+        )
         .await;
     assert_eq!(
         (status, &body),
@@ -234,8 +212,9 @@ async fn the_bulk_routes_report_what_they_changed_and_why_not(backend: TestBacke
     ];
     let (api, ids) = serve_with(&backend, &staged).await;
     backend.set_status(ids[5], "PROCESSING").await; // with a live lease
-    let bulk = |method: Method, what: &str, body: Value| {
-        api.call(method, format!("/api/documents/bulk/{what}"), Some(body))
+    let bulk = async |method: Method, what: &str, body: Value| {
+        api.send(method, &format!("/api/documents/bulk/{what}"), &body)
+            .await
     };
 
     let (status, body) = bulk(
@@ -354,32 +333,23 @@ async fn the_events_stream_reports_every_change_to_key_holders(backend: TestBack
     let mut stream = response;
 
     let (status, uploaded) = {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(b"Notes about the events stream.".to_vec())
-                .file_name("notes.txt"),
-        );
-        let request = api
-            .http
-            .post(api.server.url("/api/documents"))
-            .header("x-api-key", KEY)
-            .multipart(form);
-        let response = request.send().await.unwrap();
-        (
-            response.status().as_u16(),
-            response.json::<Value>().await.unwrap(),
-        )
+        let notes = b"Notes about the events stream.".to_vec();
+        api.upload("notes.txt", notes).await
     };
     assert_eq!((status, &uploaded["format"]), (201, &json!("txt")));
     let done = ids[0];
-    api.call(
+    api.send(
         Method::PATCH,
         &format!("/api/documents/{done}/availability"),
-        Some(json!({"isActive": false})),
+        &json!({"isActive": false}),
     )
     .await;
-    api.call(Method::DELETE, &format!("/api/documents/{done}"), None)
-        .await;
+    api.send(
+        Method::DELETE,
+        &format!("/api/documents/{done}"),
+        &json!({}),
+    )
+    .await;
 
     let mut text = String::new();
     let expected = [
@@ -444,7 +414,7 @@ on_each_backend!(the_original_end_to_end_flows_hold);
 /// The original's e2e suites (pdf-upload, multi-format, query and error-handling flows), with
 /// its own sample files, through the real worker and model.
 async fn the_original_end_to_end_flows_hold(backend: TestBackend) {
-    let api = support::api::Api::start(&backend, &[]).await;
+    let api = Api::start(&backend, &[]).await;
     // pdf-upload-flow: upload, processed, found.
     let (status, pdf) = api
         .upload("test.pdf", sample("pdf/simple-digital.pdf"))

@@ -3,7 +3,11 @@
 //! number as the `id:`, so a client that reconnects with `Last-Event-ID` misses nothing the
 //! store still keeps. Changes are read from the store, so those made by any process are seen.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::State,
@@ -11,7 +15,7 @@ use axum::{
     response::sse::{Event, KeepAlive, Sse},
 };
 use futures_util::{Stream, StreamExt, stream};
-use tokio::{sync::watch, time::Instant};
+use tokio::sync::watch;
 
 use super::{AppState, errors::ApiError, types::EventBody};
 use crate::{domain::events::EventCursor, ports::DocumentEvents};
@@ -71,7 +75,7 @@ impl Feed {
             }
             match self.events.events_after(self.cursor.floor(), BATCH).await {
                 Ok(read) => {
-                    let fresh = self.cursor.take(read, Instant::now().into_std());
+                    let fresh = self.cursor.take(read, Instant::now());
                     if !fresh.is_empty() {
                         let events = fresh
                             .into_iter()

@@ -30,8 +30,7 @@ pub struct BulkRefusal {
     reason: String,
 }
 
-fn refusals(outcome: &mut BulkOutcome) -> Vec<BulkRefusal> {
-    let refused = std::mem::take(&mut outcome.refused);
+fn refusals(refused: Vec<(Uuid, String)>) -> Vec<BulkRefusal> {
     refused
         .into_iter()
         .map(|(id, reason)| BulkRefusal { id, reason })
@@ -62,10 +61,10 @@ pub struct BulkRetried {
 macro_rules! from_outcome {
     ($answer:ident, $count:ident) => {
         impl From<BulkOutcome> for $answer {
-            fn from(mut outcome: BulkOutcome) -> Self {
+            fn from(BulkOutcome { changed, refused }: BulkOutcome) -> Self {
                 Self {
-                    failed: refusals(&mut outcome),
-                    $count: outcome.changed,
+                    $count: changed,
+                    failed: refusals(refused),
                 }
             }
         }
