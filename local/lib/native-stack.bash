@@ -12,6 +12,7 @@
 # their own network namespace; here all share loopback), EMBEDDING_MODEL_DIR is the checkout's
 # model (the image's ENV points at its copy), and the database and Redis URLs point at loopback.
 
+source "$(dirname "${BASH_SOURCE[0]}")/apt.bash"
 CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STACK_DIR=$(mktemp -d /tmp/ragbase-stack.XXXXXX)
 STACK_DB=stack_$(date +%s)_$$
@@ -25,12 +26,8 @@ stack_log() { printf 'stack: %s\n' "$*" >&2; }
 
 # Debian's docker-compose (config validation only) and Prometheus (promtool, and the server).
 need_deploy_tools() {
-  command -v docker-compose >/dev/null && command -v promtool >/dev/null && return
-  [[ $EUID -eq 0 ]] || { stack_log "apt-get install docker-compose prometheus (as root)"; exit 1; }
-  stack_log "installing docker-compose and prometheus with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
-    --no-install-recommends docker-compose prometheus >&2
+  need_command docker-compose docker-compose prometheus
+  need_command promtool prometheus
 }
 
 # compose_config ENV_FILE: the compose file as docker-compose resolves it with ENV_FILE alone

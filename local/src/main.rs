@@ -14,6 +14,7 @@ use ragbase::{
     wiring::load_embedder,
 };
 
+mod client;
 mod eval;
 
 #[derive(Parser)]
@@ -47,6 +48,11 @@ enum Command {
     /// Measure retrieval quality on a test collection: ingest it, run its queries, print
     /// nDCG@10, recall@100 and MRR@10 per mode as JSON lines.
     Eval(eval::EvalArgs),
+    /// Upload files and folders to a running server (`--wait` follows their processing), and
+    /// list what failed; exits non-zero when anything did.
+    Ingest(client::ingest::IngestArgs),
+    /// Ask a running server a question: the passages found, with their citations.
+    Query(client::query::QueryArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,10 +76,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Some(Command::Config) = cli.command {
-        // Before validation, so that it also helps with a setting that stops start-up.
-        print!("{}", variables::table(|name| std::env::var(name).ok()));
-        return Ok(());
+    // Before validation: these need none of the server's settings.
+    match cli.command {
+        Some(Command::Config) => {
+            print!("{}", variables::table(|name| std::env::var(name).ok()));
+            return Ok(());
+        }
+        Some(Command::Ingest(args)) => return client::ingest::run(args).await,
+        Some(Command::Query(args)) => return client::query::run(args).await,
+        _ => {}
     }
     let config = Config::from_env()?;
     telemetry::init_logging(&config);
@@ -97,7 +108,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Eval(args) => return eval::run(config, args).await,
-        Command::Config => unreachable!("answered before the configuration is read"),
+        Command::Config | Command::Ingest(_) | Command::Query(_) => {
+            unreachable!("answered before the configuration is read")
+        }
     };
     let embedder = embedder(&config)?;
     let app = Application::build(config, role, migrate, embedder).await?;

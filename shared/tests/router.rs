@@ -28,7 +28,7 @@ use ragbase::{
         query::{Keywords, SearchFilter},
         ranking::ChunkHit,
     },
-    http::{AppState, router},
+    http::{AppState, Routes, router, router_for},
     ports::{
         ChunkSearch, DocumentEvents, DocumentStore, Embedder, Job, Queue, QueueSizes,
         ReadinessCheck,
@@ -200,6 +200,20 @@ fn app_with(
     vars: &[(&str, &str)],
     checks: Vec<Arc<dyn ReadinessCheck>>,
 ) -> (Router, Arc<EmptyStore>) {
+    let (state, store) = state_with(vars, checks);
+    (
+        router(state).layer(MockConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            5555,
+        )))),
+        store,
+    )
+}
+
+fn state_with(
+    vars: &[(&str, &str)],
+    checks: Vec<Arc<dyn ReadinessCheck>>,
+) -> (AppState, Arc<EmptyStore>) {
     let config = Config::from_lookup(|n| {
         vars.iter()
             .find(|(k, _)| *k == n)
@@ -216,13 +230,7 @@ fn app_with(
         limiter,
         checks,
     );
-    (
-        router(state).layer(MockConnectInfo(std::net::SocketAddr::from((
-            [127, 0, 0, 1],
-            5555,
-        )))),
-        store,
-    )
+    (state, store)
 }
 
 fn app() -> Router {
@@ -669,25 +677,20 @@ fn methods_of(item: &utoipa::openapi::PathItem) -> [(&'static str, bool); 5] {
 }
 
 /// The OpenAPI document and the router agree: every path the router serves is documented (the
-/// reference page at /docs and its assets aside), every documented operation is served, and
+/// reference page at /docs, the console and their assets aside), every documented operation is served, and
 /// every method a path does not document is refused.
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_routes_served() {
     let app = app();
     let document = ragbase::http::openapi();
-    // The router's own table, as its debug form prints it: the paths in quotes.
-    let table = format!("{app:?}");
-    let served: BTreeSet<&str> = table
-        .split('"')
-        .filter(|piece| piece.starts_with('/') && !piece.contains("__private__"))
-        .filter(|path| !path.starts_with("/docs"))
-        // Where the fallbacks catch unknown paths ("Route not found").
-        .filter(|path| !["/", "/api"].contains(path))
+    let served: BTreeSet<String> = served_paths(&app)
+        .into_iter()
+        .filter(|path| !path.starts_with("/docs") && !path.starts_with("/console"))
         .collect();
-    let documented: BTreeSet<&str> = document.paths.paths.keys().map(String::as_str).collect();
+    let documented: BTreeSet<String> = document.paths.paths.keys().cloned().collect();
     assert_eq!(served, documented);
     assert!(
-        table.contains("\"/docs/{*rest}\""),
+        format!("{app:?}").contains("\"/docs/{*rest}\""),
         "the reference page is served"
     );
 
@@ -711,6 +714,84 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
             } else {
                 assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
             }
+        }
+    }
+}
+
+/// The paths a router serves, from its own table as its debug form prints it (axum cannot list
+/// its routes): the paths in quotes, but for "/" and "/api", where the fallbacks catch unknown
+/// paths ("Route not found").
+fn served_paths(router: &Router) -> BTreeSet<String> {
+    format!("{router:?}")
+        .split('"')
+        .filter(|piece| piece.starts_with('/') && !piece.contains("__private__"))
+        .filter(|path| !["/", "/api"].contains(path))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Each function's HTTP API routes in template.yaml, as (method, path): the lines of its
+/// resource (indented deeper than the resources' names) that give a method and a path.
+fn template_routes(function: &str) -> BTreeSet<(String, String)> {
+    let header = format!("  {function}:");
+    let routes: BTreeSet<_> = include_str!("../../template.yaml")
+        .lines()
+        .skip_while(|line| *line != header)
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with("   "))
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("Method: ")?;
+            let (method, rest) = rest.split_once(", Path: ")?;
+            let path = rest.trim_end_matches(" }").trim_matches('"');
+            Some((method.to_owned(), path.to_owned()))
+        })
+        .collect();
+    assert!(!routes.is_empty(), "{function} has routes in template.yaml");
+    routes
+}
+
+/// API Gateway sends each path to the function whose router serves it: every path a function
+/// serves is routed to it, and every route sent to it is served (not 404 or 405).
+#[tokio::test]
+async fn the_sam_template_routes_each_path_to_the_function_that_serves_it() {
+    let functions = [
+        ("UploadFunction", Routes::Upload),
+        ("DocumentsFunction", Routes::Documents),
+        ("SearchFunction", Routes::Search),
+        ("HealthFunction", Routes::Health),
+        ("MetricsFunction", Routes::Metrics),
+    ];
+    for (function, routes) in functions {
+        let (state, _) = state_with(&[("API_KEY", KEY_1)], vec![]);
+        let app = router_for(routes, state).layer(MockConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            5555,
+        ))));
+        let routed = template_routes(function);
+        let paths: BTreeSet<String> = routed
+            .iter()
+            .map(|(_, p)| p.clone())
+            .filter(|p| p != "/")
+            .collect();
+        assert_eq!(paths, served_paths(&app), "{function}");
+        for (method, path) in &routed {
+            let uri = path.replace("{id}", "bulk").replace("{file}", "main.js");
+            let request = Request::builder()
+                .method(method.as_str())
+                .uri(&uri)
+                .header("x-api-key", KEY_1)
+                .body(Body::empty())
+                .unwrap();
+            let (status, _, body) = send(&app, request).await;
+            assert_ne!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{function}: {method} {path}"
+            );
+            assert_ne!(
+                body["message"], "Route not found",
+                "{function}: {method} {path}"
+            );
         }
     }
 }
@@ -767,6 +848,63 @@ async fn the_reference_page_is_served_from_the_binary() {
         !page.contains("https://"),
         "nothing is loaded from elsewhere"
     );
+}
+
+/// The console's page, and every script and style sheet it loads or imports, are served from the
+/// binary without a key, with a policy that lets them load nothing from elsewhere.
+#[tokio::test]
+async fn the_console_and_everything_it_loads_are_served_from_the_binary() {
+    let app = app();
+    let mut wanted = vec!["/".to_owned()];
+    let mut seen = BTreeSet::new();
+    while let Some(path) = wanted.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let (status, headers, body) =
+            send(&app, Request::get(&path).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.starts_with("default-src 'self'"), "{policy}");
+        let media_type = headers[header::CONTENT_TYPE].to_str().unwrap();
+        let expected = match path.rsplit('.').next() {
+            Some("js") => "text/javascript",
+            Some("css") => "text/css",
+            _ => "text/html",
+        };
+        assert!(media_type.starts_with(expected), "{path}: {media_type}");
+        let text = body.as_str().unwrap().to_owned();
+        assert!(
+            !text.contains("https://") && !text.contains("http://"),
+            "{path}"
+        );
+        // What the page links and each module imports: "/console/x" or "./x".
+        for piece in text
+            .split('"')
+            .filter(|p| p.ends_with(".js") || p.ends_with(".css"))
+        {
+            wanted.push(format!(
+                "/console/{}",
+                piece
+                    .trim_start_matches("/console/")
+                    .trim_start_matches("./")
+            ));
+        }
+    }
+    // Every asset is reached from the page: none is left over.
+    assert_eq!(
+        seen.len(),
+        1 + ragbase::http::console::ASSETS.len(),
+        "{seen:?}"
+    );
+    let (status, _, _) = send(
+        &app,
+        Request::get("/console/nope.js")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 /// The README's API table names the document's operations, no more and no fewer.

@@ -54,7 +54,8 @@ impl Format {
         }
     }
 
-    fn from_extension(ext: &str) -> Option<Self> {
+    /// The format a file name's extension claims, if any.
+    pub fn from_extension(ext: &str) -> Option<Self> {
         Some(match ext {
             "pdf" => Self::Pdf,
             "docx" => Self::Docx,

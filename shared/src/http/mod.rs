@@ -2,6 +2,7 @@
 
 mod bulk;
 mod client_ip;
+pub mod console;
 mod documents;
 pub mod errors;
 mod events;
@@ -119,7 +120,8 @@ pub enum Routes {
     Probes,
     /// `POST /api/documents`.
     Upload,
-    /// Listing, reading, deleting, retrying and (de)activating documents.
+    /// Listing, reading, deleting, retrying and (de)activating documents, and the web console
+    /// that does so.
     Documents,
     /// `POST /api/query`.
     Search,
@@ -153,6 +155,11 @@ pub fn router_for(routes: Routes, state: AppState) -> Router {
     }
     if routes.has(Routes::Metrics) {
         router = router.route("/metrics", get(probes::metrics));
+    }
+    if routes.has(Routes::Documents) {
+        router = router
+            .route("/", get(console::page))
+            .route("/console/{file}", get(console::asset));
     }
     if let Some(api) = api_routes(routes, &state) {
         router = router.nest("/api", api);
