@@ -49,9 +49,15 @@ export function highlighted(text, words) {
 export function citation(filename, metadata) {
   const parts = [filename];
   if (metadata.page != null) parts.push(`p. ${metadata.page}`);
-  const path = metadata.breadcrumbs?.length ? metadata.breadcrumbs : metadata.heading ? [metadata.heading] : [];
-  if (path.length) parts.push(path.join(" › "));
+  const path = headingPath(metadata);
+  if (path) parts.push(path);
   return parts.join(" · ");
+}
+
+// The headings above a chunk, outermost first ("" when it has none).
+export function headingPath(metadata) {
+  const path = metadata.breadcrumbs?.length ? metadata.breadcrumbs : metadata.heading ? [metadata.heading] : [];
+  return path.join(" › ");
 }
 
 let noticeTimer;

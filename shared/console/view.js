@@ -2,13 +2,13 @@
 // heading path and token count.
 
 import { api } from "./api.js";
-import { $, el, formatBytes } from "./dom.js";
+import { $, el, formatBytes, headingPath } from "./dom.js";
 
 function chunkItem(chunk) {
   const m = chunk.metadata;
   const where = [`Chunk ${chunk.index + 1}`];
   if (m.page != null) where.push(`page ${m.page}`);
-  if (m.breadcrumbs.length) where.push(m.breadcrumbs.join(" › "));
+  if (headingPath(m)) where.push(headingPath(m));
   where.push(`${m.tokenCount} tokens`);
   return el("li", { id: `chunk-${chunk.index}`, tabindex: "-1" },
     el("p", { class: "meta" }, where.join(" · ")),

@@ -34,7 +34,6 @@ impl Progress {
         } else {
             ProgressBar::hidden()
         };
-        bar.set_length(total);
         let counts = match unit {
             Unit::Bytes => "{bytes}/{total_bytes}",
             Unit::Documents => "{pos}/{len} documents",
