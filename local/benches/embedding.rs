@@ -6,7 +6,11 @@
 
 mod common;
 
-use std::{path::PathBuf, process::Command, time::Instant};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
 
 use ragbase::{adapters::onnx_embedder::OnnxEmbedder, ports::Embedder};
 
@@ -54,46 +58,85 @@ fn main() {
     let short = common::cranfield_texts("queries-dev.jsonl");
 
     println!(
-        "| input | texts | threads | tract tokens/s | tract texts/s | onnxruntime tokens/s | onnxruntime texts/s | tract / onnxruntime |"
+        "| input | texts | threads | tract tokens/s | tract texts/s | onnxruntime tokens/s | onnxruntime texts/s (its best batch) | tract / onnxruntime |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut latencies = String::new();
     for (name, texts) in [("256 tokens", &long), ("short queries", &short)] {
         let tokens: usize = texts.iter().map(|t| counter.count_tokens(t).min(256)).sum();
-        let inputs =
-            std::env::temp_dir().join(format!("ragbase-bench-{}.json", std::process::id()));
-        std::fs::write(&inputs, serde_json::to_string(texts).unwrap()).unwrap();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         for threads in [1, 2] {
             let embedder = OnnxEmbedder::load(&model_dir, threads).unwrap();
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let seconds = median_seconds(|| {
                 embedder.embed(&refs).unwrap();
             });
-            let ort = Command::new(&python)
-                .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("model/ort_throughput.py"))
-                .arg(&model_dir)
-                .arg(&inputs)
-                .arg(threads.to_string())
-                .output()
-                .unwrap();
-            assert!(
-                ort.status.success(),
-                "{}",
-                String::from_utf8_lossy(&ort.stderr)
-            );
-            let ort: serde_json::Value = serde_json::from_slice(&ort.stdout).unwrap();
+            let ort = onnxruntime(&python, &model_dir, texts, threads);
             let ort_seconds = ort["seconds"].as_f64().unwrap();
             let (tract_tps, ort_tps) = (
                 tokens as f64 / seconds,
                 ort["tokens"].as_f64().unwrap() / ort_seconds,
             );
             println!(
-                "| {name} | {} | {threads} | {tract_tps:.0} | {:.1} | {ort_tps:.0} | {:.1} | {:.2} |",
+                "| {name} | {} | {threads} | {tract_tps:.0} | {:.1} | {ort_tps:.0} | {:.1} ({}) | {:.2} |",
                 texts.len(),
                 texts.len() as f64 / seconds,
                 texts.len() as f64 / ort_seconds,
+                ort["batch"],
                 tract_tps / ort_tps
             );
+            if threads == 1 && name == "short queries" {
+                let (p50, p99) = alone_latency_ms(&embedder, &refs);
+                latencies = format!(
+                    "| {} questions, one at a time, 1 thread | {p50:.2} / {p99:.2} | {:.2} / {:.2} |",
+                    texts.len(),
+                    ort["latency_ms"][0].as_f64().unwrap(),
+                    ort["latency_ms"][1].as_f64().unwrap()
+                );
+            }
         }
-        std::fs::remove_file(inputs).ok();
     }
+    println!();
+    println!("| single-question embedding | tract p50 / p99 ms | onnxruntime p50 / p99 ms |");
+    println!("|---|---|---|");
+    println!("{latencies}");
+}
+
+/// onnxruntime on the same texts and threads: its throughput at its best batch, and its latency.
+fn onnxruntime(
+    python: &str,
+    model_dir: &Path,
+    texts: &[String],
+    threads: usize,
+) -> serde_json::Value {
+    let inputs = std::env::temp_dir().join(format!("ragbase-bench-{}.json", std::process::id()));
+    std::fs::write(&inputs, serde_json::to_string(texts).unwrap()).unwrap();
+    let ort = Command::new(python)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("model/ort_throughput.py"))
+        .arg(model_dir)
+        .arg(&inputs)
+        .arg(threads.to_string())
+        .output()
+        .unwrap();
+    std::fs::remove_file(inputs).ok();
+    assert!(
+        ort.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ort.stderr)
+    );
+    serde_json::from_slice(&ort.stdout).unwrap()
+}
+
+/// The p50 and p99 of embedding each text alone, as a search embeds its question.
+fn alone_latency_ms(embedder: &OnnxEmbedder, texts: &[&str]) -> (f64, f64) {
+    let mut times: Vec<f64> = texts
+        .iter()
+        .map(|text| {
+            let started = Instant::now();
+            embedder.embed(&[text]).unwrap();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
 }

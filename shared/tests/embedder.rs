@@ -37,7 +37,7 @@ fn reference() -> Vec<(String, usize, Vec<f64>)> {
 }
 
 #[test]
-fn matches_the_reference_vectors_batched_and_one_by_one() {
+fn matches_the_reference_vectors_in_a_list_and_one_by_one() {
     let embedder = OnnxEmbedder::load(Path::new(model::model_dir()), 2).unwrap();
     assert_eq!((embedder.dimensions(), embedder.max_tokens()), (384, 256));
     let reference = reference();
@@ -55,7 +55,7 @@ fn matches_the_reference_vectors_batched_and_one_by_one() {
         );
         assert_eq!(embedder.count_tokens(text).min(256), *tokens, "{text:?}");
     }
-    // Padding in a batch must not change a vector.
+    // Neither the threads a list is dealt to nor the order it is embedded in changes a vector.
     for (text, got) in texts.iter().zip(&batched).step_by(5) {
         let alone = &embedder.embed(&[text]).unwrap()[0];
         let drift: f32 = alone
@@ -63,7 +63,7 @@ fn matches_the_reference_vectors_batched_and_one_by_one() {
             .zip(got)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
-        assert!(drift < 1e-4, "{text:?} drifts by {drift} when batched");
+        assert!(drift < 1e-4, "{text:?} drifts by {drift} in a list");
     }
 }
 

@@ -116,7 +116,7 @@ pub struct QueueConfig {
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
     pub embedding_model_dir: PathBuf,
-    /// Batches embedded at once (tract runs one inference per core).
+    /// Texts embedded at once (tract runs one inference per core).
     pub embedding_threads: usize,
 }
 

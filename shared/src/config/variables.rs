@@ -194,7 +194,7 @@ pub const VARIABLES: &[Variable] = &[
         "EMBEDDING_THREADS",
         None,
         (1, 1024),
-        "Batches embedded at once; default: one per core",
+        "Texts embedded at once; default: one per core",
     ),
     // Worker
     number(
