@@ -18,9 +18,10 @@ const MAX_TOKENS: usize = 256;
 /// graph of known shape far better than a symbolic [batch, sequence] one: R-intro.pdf embedded
 /// 1.9x faster with AVX-512 kernels and 1.4x with AVX2 ones (docs/BENCHMARKS.md), and one text
 /// at a time beat batches of eight, whose padding and broadcast attention mask cost more than
-/// batching saved. Multiples of 16 keep tract's vector kernels aligned; coarser steps above 64
-/// tokens keep the plans few (about 40 MB each, built in about 40 ms on first use).
-const LENGTHS: [usize; 10] = [16, 32, 48, 64, 96, 128, 160, 192, 224, 256];
+/// batching saved. Multiples of 16 keep tract's vector kernels aligned; doubling lengths keep
+/// the plans to five (about 40 MB each, built in about 40 ms on first use), which bounds the
+/// memory a worker grows by.
+const LENGTHS: [usize; 5] = [16, 32, 64, 128, 256];
 
 type Plan = Arc<TypedRunnableModel>;
 
