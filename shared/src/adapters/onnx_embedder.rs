@@ -126,7 +126,6 @@ impl OnnxEmbedder {
     }
 
     fn embed_one(&self, text: &str) -> Result<Vec<f32>, Error> {
-        let started = Instant::now();
         let encoding = self.tokenizer.encode(text, true).map_err(failed)?;
         let length = encoding.get_ids().len();
         let slot = LENGTHS
@@ -147,10 +146,7 @@ impl OnnxEmbedder {
         ];
         let outputs = self.plan(slot)?.run(inputs).map_err(failed)?;
         let hidden = outputs[0].to_plain_array_view::<f32>().map_err(failed)?;
-        let vector = mean_pool(&hidden, length);
-        metrics::histogram!(EMBEDDING_GENERATION_DURATION_SECONDS)
-            .record(started.elapsed().as_secs_f64());
-        Ok(vector)
+        Ok(mean_pool(&hidden, length))
     }
 }
 
@@ -184,6 +180,7 @@ impl Embedder for OnnxEmbedder {
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error> {
+        let started = Instant::now();
         // Dealt round-robin in length order: each thread gets an even share of the work, and
         // the threads move through the plans together.
         let mut order: Vec<usize> = (0..texts.len()).collect();
@@ -213,6 +210,8 @@ impl Embedder for OnnxEmbedder {
             }
             Ok(())
         })?;
+        metrics::histogram!(EMBEDDING_GENERATION_DURATION_SECONDS)
+            .record(started.elapsed().as_secs_f64());
         Ok(vectors)
     }
 }

@@ -90,8 +90,8 @@ mod tests {
         }
     }
 
-    /// Every literal key the docs (their Markdown pages) and templates show (`API_KEY=…`, `X-API-Key: …`) is refused,
-    /// so that a copied example can never become a deployment's secret.
+    /// Every literal key the docs' Markdown pages and the templates show (`API_KEY=…`,
+    /// `X-API-Key: …`) is refused, so that a copied example can never become a deployment's secret.
     #[test]
     fn every_key_shown_in_the_docs_is_refused() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
