@@ -13,11 +13,12 @@ use ragbase::{
     Error,
     adapters::{postgres::PgStore, sqlite::SqliteStore},
     domain::{
+        chunk_quality::ChunkQuality,
         chunking::Chunk,
         documents::{DocumentStatus, NewDocument},
         failure::{Failure, FailureCode},
         formats::Format,
-        processing::{Attempt, MAX_ATTEMPTS, Pickup},
+        processing::{Attempt, MAX_ATTEMPTS, Pickup, ProcessingMetrics},
         sha256,
     },
     ports::{DocumentStore, Store},
@@ -73,6 +74,7 @@ fn one_chunk(text: &str) -> Vec<(Chunk, Vec<f32>)> {
         char_start: 0,
         char_end: text.chars().count(),
         token_count: 3,
+        quality: ChunkQuality::assess(text, &["Notes".into()]),
     };
     let mut vector = vec![0.0; 384];
     vector[0] = 1.0;
@@ -94,7 +96,12 @@ async fn a_stale_attempt_changes_nothing_once_another_took_over() {
         assert_eq!((stale.number, current.number), (1, 2), "{kind}");
         assert!(
             store
-                .finish_processing(&current, "fresh", &one_chunk("fresh"))
+                .finish_processing(
+                    &current,
+                    "fresh",
+                    &one_chunk("fresh"),
+                    &ProcessingMetrics::default()
+                )
                 .await
                 .unwrap()
         );
@@ -106,7 +113,12 @@ async fn a_stale_attempt_changes_nothing_once_another_took_over() {
         );
         assert!(
             !store
-                .finish_processing(&stale, "stale", &one_chunk("stale"))
+                .finish_processing(
+                    &stale,
+                    "stale",
+                    &one_chunk("stale"),
+                    &ProcessingMetrics::default()
+                )
                 .await
                 .unwrap()
         );
@@ -149,7 +161,12 @@ async fn a_live_lease_holds_the_document_and_a_lapsed_one_lets_its_owner_out() {
         assert_eq!(retried.status, DocumentStatus::Pending, "{kind}");
         assert!(
             !store
-                .finish_processing(&held, "late", &one_chunk("late"))
+                .finish_processing(
+                    &held,
+                    "late",
+                    &one_chunk("late"),
+                    &ProcessingMetrics::default()
+                )
                 .await
                 .unwrap()
         );

@@ -10,11 +10,16 @@ use uuid::Uuid;
 use crate::{
     Error,
     domain::{
+        analytics::{
+            ChunkPage, ChunkQuery, ExploredChunk, MetricTotals, MetricsPage, MetricsQuery,
+            Overview, QualitySummary, Trend,
+        },
         chunking::Chunk,
         documents::{Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument},
         events::DocumentEvent,
         failure::Failure,
-        processing::{Attempt, Pickup, Reconciled},
+        formats::Format,
+        processing::{Attempt, Pickup, ProcessingMetrics, Reconciled},
         query::{Keywords, SearchFilter},
         ranking::ChunkHit,
     },
@@ -55,13 +60,14 @@ pub trait ProcessingStore: Send + Sync {
         attempt: &Attempt,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, Error>;
-    /// Replaces the document's chunks and marks it COMPLETED, in one transaction; `false` when
-    /// the document was deleted or the attempt fenced off meanwhile.
+    /// Replaces the document's chunks and processing figures and marks it COMPLETED, in one
+    /// transaction; `false` when the document was deleted or the attempt fenced off meanwhile.
     async fn finish_processing(
         &self,
         attempt: &Attempt,
         markdown: &str,
         chunks: &[(Chunk, Vec<f32>)],
+        metrics: &ProcessingMetrics,
     ) -> Result<bool, Error>;
     /// Records a failed attempt: FAILED when `last`, otherwise PENDING for the next attempt;
     /// `false` when the attempt was fenced off.
@@ -111,10 +117,48 @@ pub trait DocumentEvents: Send + Sync {
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<DocumentEvent>, Error>;
 }
 
-/// What the HTTP routes need of a backend: its documents, their chunks and their changes.
-pub trait ApiStore: DocumentStore + ChunkSearch + DocumentEvents {}
+/// What the chunk explorer needs: every stored chunk, with its quality, by filters.
+#[async_trait]
+pub trait ChunkCatalog: Send + Sync {
+    async fn list_chunks(&self, query: &ChunkQuery) -> Result<ChunkPage, Error>;
+    async fn chunk(&self, id: Uuid) -> Result<Option<ExploredChunk>, Error>;
+}
 
-impl<T: DocumentStore + ChunkSearch + DocumentEvents + ?Sized> ApiStore for T {}
+/// What the analytics routes need: the figures of the documents processed since a time.
+#[async_trait]
+pub trait ProcessingAnalytics: Send + Sync {
+    /// Documents uploaded since `since` by status and format, and the figures of those
+    /// processed since then.
+    async fn overview(&self, since: DateTime<Utc>) -> Result<Overview, Error>;
+    /// The figures of documents (of `format`) processed since `since`.
+    async fn metric_totals(
+        &self,
+        since: DateTime<Utc>,
+        format: Option<Format>,
+    ) -> Result<MetricTotals, Error>;
+    /// The same, by hour or by day, oldest first.
+    async fn trends(
+        &self,
+        since: DateTime<Utc>,
+        format: Option<Format>,
+        hourly: bool,
+    ) -> Result<Vec<Trend>, Error>;
+    /// The chunks of the documents processed since `since`.
+    async fn quality(&self, since: DateTime<Utc>) -> Result<QualitySummary, Error>;
+    async fn processed_documents(&self, query: &MetricsQuery) -> Result<MetricsPage, Error>;
+}
+
+/// What the HTTP routes need of a backend: its documents, their chunks, their changes and the
+/// figures of their processing.
+pub trait ApiStore:
+    DocumentStore + ChunkSearch + DocumentEvents + ChunkCatalog + ProcessingAnalytics
+{
+}
+
+impl<T: DocumentStore + ChunkSearch + DocumentEvents + ChunkCatalog + ProcessingAnalytics + ?Sized>
+    ApiStore for T
+{
+}
 
 /// A backend that plays every role: each caller holds it as the one role it needs.
 pub trait Store: ApiStore + ProcessingStore {}

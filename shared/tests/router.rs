@@ -14,12 +14,17 @@ use axum::{
     extract::connect_info::MockConnectInfo,
     http::{Request, StatusCode, header},
 };
+use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use ragbase::{
     Error,
     adapters::memory_rate_limiter::MemoryRateLimiter,
     config::Config,
     domain::{
+        analytics::{
+            ChunkPage, ChunkQuery, ExploredChunk, MetricTotals, MetricsPage, MetricsQuery,
+            Overview, QualitySummary, Trend,
+        },
         documents::{
             Document, DocumentContent, DocumentPage, DocumentQuery, NewDocument, StatusCounts,
         },
@@ -30,8 +35,8 @@ use ragbase::{
     },
     http::{AppState, Routes, router, router_for},
     ports::{
-        ChunkSearch, DocumentEvents, DocumentStore, Embedder, Job, Queue, QueueSizes,
-        ReadinessCheck,
+        ChunkCatalog, ChunkSearch, DocumentEvents, DocumentStore, Embedder, Job,
+        ProcessingAnalytics, Queue, QueueSizes, ReadinessCheck,
     },
 };
 use serde_json::{Value, json};
@@ -114,6 +119,55 @@ impl DocumentEvents for EmptyStore {
 
     async fn events_after(&self, _after: i64, _limit: u32) -> Result<Vec<DocumentEvent>, Error> {
         Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl ChunkCatalog for EmptyStore {
+    async fn list_chunks(&self, _query: &ChunkQuery) -> Result<ChunkPage, Error> {
+        Ok(ChunkPage {
+            chunks: Vec::new(),
+            total: 0,
+        })
+    }
+
+    async fn chunk(&self, _id: Uuid) -> Result<Option<ExploredChunk>, Error> {
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl ProcessingAnalytics for EmptyStore {
+    async fn overview(&self, _since: DateTime<Utc>) -> Result<Overview, Error> {
+        Ok(Overview::default())
+    }
+
+    async fn metric_totals(
+        &self,
+        _since: DateTime<Utc>,
+        _format: Option<Format>,
+    ) -> Result<MetricTotals, Error> {
+        Ok(MetricTotals::default())
+    }
+
+    async fn trends(
+        &self,
+        _since: DateTime<Utc>,
+        _format: Option<Format>,
+        _hourly: bool,
+    ) -> Result<Vec<Trend>, Error> {
+        Ok(Vec::new())
+    }
+
+    async fn quality(&self, _since: DateTime<Utc>) -> Result<QualitySummary, Error> {
+        Ok(QualitySummary::default())
+    }
+
+    async fn processed_documents(&self, _query: &MetricsQuery) -> Result<MetricsPage, Error> {
+        Ok(MetricsPage {
+            documents: Vec::new(),
+            total: 0,
+        })
     }
 }
 

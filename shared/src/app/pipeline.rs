@@ -17,6 +17,8 @@ pub struct Prepared {
     pub chunks: Vec<(Chunk, Vec<f32>)>,
     /// Time spent in the model, for the worker's log and the benchmarks.
     pub embedding_time: Duration,
+    /// The last page the converter saw (0 for formats without pages).
+    pub page_count: u32,
 }
 
 /// Texts embedded between two looks at the deadline: enough to keep every thread busy.
@@ -49,6 +51,7 @@ pub fn prepare(
         );
         return Err(Failure::new(FailureCode::FileTooLarge, why));
     }
+    let page_count = blocks.iter().filter_map(|b| b.page).max().unwrap_or(0);
     let blocks: Vec<Block> = blocks
         .into_iter()
         .map(|b| Block {
@@ -77,6 +80,7 @@ pub fn prepare(
         markdown: chunked.markdown,
         chunks: chunked.chunks.into_iter().zip(vectors).collect(),
         embedding_time: started.elapsed(),
+        page_count,
     })
 }
 

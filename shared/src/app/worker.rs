@@ -16,7 +16,7 @@ use crate::{
     convert::sandbox::Sandbox,
     domain::{
         failure::{Failure, FailureCode},
-        processing::{Attempt, MAX_ATTEMPTS, Pickup},
+        processing::{Attempt, MAX_ATTEMPTS, Pickup, ProcessingMetrics, Timings},
     },
     ports::{Embedder, Job, ProcessingStore, Queue},
     telemetry::DOCUMENTS_PROCESSED_TOTAL,
@@ -206,13 +206,17 @@ impl Worker {
         }
     }
 
-    /// Converts in the sandbox, then cleans, chunks and embeds on a blocking thread, then stores.
+    /// Converts in the sandbox, then cleans, chunks and embeds on a blocking thread, then stores
+    /// the result with what each phase took.
     async fn process(
         &self,
         attempt: &Attempt,
         deadline: Option<Instant>,
     ) -> Result<usize, Failure> {
         let (started, document) = (Instant::now(), &attempt.document);
+        let queued = (Utc::now() - document.created_at)
+            .to_std()
+            .unwrap_or_default();
         let bytes = self
             .store
             .document_file(document.id)
@@ -230,20 +234,35 @@ impl Worker {
         })
         .await
         .map_err(|e| Failure::internal("the pipeline crashed", &e))??;
-        let prepared_at = started.elapsed();
+        let timings = Timings {
+            queued,
+            conversion: converted,
+            chunking: started
+                .elapsed()
+                .saturating_sub(converted + prepared.embedding_time),
+            embedding: prepared.embedding_time,
+            total: started.elapsed(),
+        };
+        let metrics = ProcessingMetrics::measure(
+            &timings,
+            document.file_size,
+            prepared.page_count,
+            &prepared.markdown,
+            &prepared.chunks,
+        );
         let stored = self
             .store
-            .finish_processing(attempt, &prepared.markdown, &prepared.chunks)
+            .finish_processing(attempt, &prepared.markdown, &prepared.chunks, &metrics)
             .await
             .map_err(|e| Failure::internal("cannot store the chunks", &e))?;
-        let ms = |d: Duration| d.as_millis() as u64;
         tracing::info!(
             document = %document.id,
-            convert_ms = ms(converted),
-            chunk_ms = ms(prepared_at.saturating_sub(converted + prepared.embedding_time)),
-            embed_ms = ms(prepared.embedding_time),
-            store_ms = ms(started.elapsed() - prepared_at),
-            total_ms = ms(started.elapsed()),
+            queue_ms = metrics.queue_ms,
+            convert_ms = metrics.conversion_ms,
+            chunk_ms = metrics.chunking_ms,
+            embed_ms = metrics.embedding_ms,
+            store_ms = (started.elapsed() - timings.total).as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
             "phases"
         );
         if !stored {

@@ -8,7 +8,10 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::blocks::{Block, BlockKind};
+use super::{
+    blocks::{Block, BlockKind},
+    chunk_quality::ChunkQuality,
+};
 
 /// Tokens repeated from the end of a full chunk at the start of the next.
 const OVERLAP_TOKENS: usize = 32;
@@ -39,6 +42,7 @@ pub struct Chunk {
     pub char_start: usize,
     pub char_end: usize,
     pub token_count: usize,
+    pub quality: ChunkQuality,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +195,7 @@ impl Section<'_> {
         for range in pack(pieces, budget, &fits) {
             let (first, last) = (&pieces[range.start], &pieces[range.end - 1]);
             let tokens: usize = pieces[range.clone()].iter().map(|p| p.tokens).sum();
+            let content = markdown[first.start..last.end].to_owned();
             chunks.push(Chunk {
                 index: chunks.len(),
                 char_start: chars.at(markdown, first.start),
@@ -198,7 +203,8 @@ impl Section<'_> {
                 page: first.page,
                 heading: self.breadcrumbs.last().cloned(),
                 breadcrumbs: self.breadcrumbs.clone(),
-                content: markdown[first.start..last.end].to_owned(),
+                quality: ChunkQuality::assess(&content, &self.breadcrumbs),
+                content,
                 embedding_input: input_of(&range),
                 token_count: tokens + overhead,
             });

@@ -124,31 +124,14 @@ impl DocumentQuery {
             Some("asc") => false,
             Some(_) => return Err(bad("sortOrder", "asc or desc")),
         };
-        let limit = match raw.limit {
-            None => Self::DEFAULT_LIMIT,
-            Some(s) => s
-                .parse()
-                .ok()
-                .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
-                .ok_or_else(|| bad("limit", "an integer from 1 to 100"))?,
-        };
+        let limit = Self::parse_limit(raw.limit.as_deref())?;
         let offset = match raw.offset {
             None => 0,
             Some(s) => s
                 .parse()
                 .map_err(|_| bad("offset", "a non-negative integer"))?,
         };
-        if raw
-            .search
-            .as_ref()
-            .is_some_and(|s| s.chars().count() > Self::MAX_SEARCH_CHARS)
-        {
-            return Err(bad("search", "at most 100 characters"));
-        }
-        let filename_contains = raw
-            .search
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty());
+        let filename_contains = Self::parse_search(raw.search)?;
         let synced = |value: Option<String>, field: &str, uploaded: &str, synced: &str| match value
             .as_deref()
         {
@@ -179,6 +162,32 @@ impl DocumentQuery {
             offset,
             none_match,
         })
+    }
+}
+
+impl DocumentQuery {
+    /// A page size: 1 to 100, 20 when not given.
+    pub fn parse_limit(raw: Option<&str>) -> Result<u32, Error> {
+        let Some(raw) = raw else {
+            return Ok(Self::DEFAULT_LIMIT);
+        };
+        raw.parse()
+            .ok()
+            .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
+            .ok_or_else(|| Error::Validation("limit must be an integer from 1 to 100".into()))
+    }
+
+    /// A text to look for: at most 100 characters, trimmed; none when blank.
+    pub fn parse_search(raw: Option<String>) -> Result<Option<String>, Error> {
+        if raw
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > Self::MAX_SEARCH_CHARS)
+        {
+            return Err(Error::Validation(
+                "search must be at most 100 characters".into(),
+            ));
+        }
+        Ok(raw.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
     }
 }
 

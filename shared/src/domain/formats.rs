@@ -54,6 +54,25 @@ impl Format {
         }
     }
 
+    /// The original service's kind of document, which decided how it chunked one: `document`,
+    /// `presentation` or `tabular`. Its clients filter chunks by it (as their `chunkType`).
+    pub fn category(self) -> &'static str {
+        match self {
+            Self::Pptx => "presentation",
+            Self::Xlsx | Self::Csv => "tabular",
+            _ => "document",
+        }
+    }
+
+    /// The formats of a category; `None` for a name that is none.
+    pub fn of_category(category: &str) -> Option<Vec<Self>> {
+        let formats: Vec<Self> = Self::ALL
+            .into_iter()
+            .filter(|f| f.category() == category)
+            .collect();
+        (!formats.is_empty()).then_some(formats)
+    }
+
     /// The format a file name's extension claims, if any.
     pub fn from_extension(ext: &str) -> Option<Self> {
         Some(match ext {

@@ -1,6 +1,8 @@
 //! Domain types and rules: no HTTP, database or runtime types here.
 
+pub mod analytics;
 pub mod blocks;
+pub mod chunk_quality;
 pub mod chunking;
 pub mod documents;
 pub mod events;

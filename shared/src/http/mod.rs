@@ -1,5 +1,6 @@
 //! The axum `Router` that every runtime serves, and serving it for the long-running ones.
 
+mod analytics;
 mod bulk;
 mod client_ip;
 pub mod console;
@@ -46,8 +47,8 @@ use crate::{
     alerts::Alerts,
     config::Config,
     ports::{
-        ApiStore, ChunkSearch, DocumentEvents, DocumentStore, Embedder, Queue, RateLimiter,
-        ReadinessCheck,
+        ApiStore, ChunkCatalog, ChunkSearch, DocumentEvents, DocumentStore, Embedder,
+        ProcessingAnalytics, Queue, RateLimiter, ReadinessCheck,
     },
     telemetry::Metrics,
 };
@@ -59,6 +60,8 @@ pub struct AppState {
     pub documents: Arc<dyn DocumentStore>,
     pub chunks: Arc<dyn ChunkSearch>,
     pub events: Arc<dyn DocumentEvents>,
+    pub catalog: Arc<dyn ChunkCatalog>,
+    pub analytics: Arc<dyn ProcessingAnalytics>,
     pub queue: Arc<dyn Queue>,
     /// `None` where no route needs it: the Lambda functions other than search do without the model.
     pub embedder: Option<Arc<dyn Embedder>>,
@@ -98,7 +101,9 @@ impl AppState {
             config: Arc::new(config),
             documents: store.clone(),
             chunks: store.clone(),
-            events: store,
+            events: store.clone(),
+            catalog: store.clone(),
+            analytics: store,
             queue,
             embedder,
             rate_limiter,
@@ -120,8 +125,8 @@ pub enum Routes {
     Probes,
     /// `POST /api/documents`.
     Upload,
-    /// Listing, reading, deleting, retrying and (de)activating documents, and the web console
-    /// that does so.
+    /// Listing, reading, deleting, retrying and (de)activating documents, the web console
+    /// that does so, and the chunk explorer and analytics routes.
     Documents,
     /// `POST /api/query`.
     Search,
@@ -201,7 +206,17 @@ fn api_routes(routes: Routes, state: &AppState) -> Option<Router<AppState>> {
                 patch(bulk::set_availability),
             )
             .route("/documents/bulk/delete", post(bulk::delete))
-            .route("/documents/bulk/retry", post(bulk::retry));
+            .route("/documents/bulk/retry", post(bulk::retry))
+            .route("/chunks", get(analytics::chunks))
+            .route("/chunks/{id}", get(analytics::chunk))
+            .route("/analytics/overview", get(analytics::overview))
+            .route("/analytics/processing", get(analytics::processing))
+            .route("/analytics/quality", get(analytics::quality))
+            .route("/analytics/documents", get(analytics::documents))
+            .route(
+                "/analytics/documents/{id}/chunks",
+                get(analytics::document_chunks),
+            );
     }
     if routes.has(Routes::Upload) {
         // The upload is bounded by MAX_FILE_SIZE_MB (below), not by axum's 2 MB default.

@@ -14,7 +14,7 @@ use utoipa::{
     },
 };
 
-use super::{bulk, documents, events, probes, query, types::EventBody};
+use super::{analytics, bulk, documents, events, probes, query, types::EventBody};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,12 +24,15 @@ use super::{bulk, documents, events, probes, query, types::EventBody};
         documents::list, documents::upload, documents::get, documents::delete,
         documents::content, documents::retry, documents::set_availability,
         bulk::set_availability, bulk::delete, bulk::retry, events::stream, query::query,
+        analytics::chunks, analytics::chunk, analytics::overview, analytics::processing,
+        analytics::quality, analytics::documents, analytics::document_chunks,
     ),
     components(schemas(EventBody)),
     modifiers(&SharedParts),
     tags(
         (name = "documents", description = "Upload, read, change and watch documents"),
         (name = "search", description = "Semantic and hybrid search"),
+        (name = "analytics", description = "Chunks by quality, and how processing went"),
         (name = "probes", description = "Health, readiness and metrics"),
     ),
 )]

@@ -5,6 +5,9 @@ use std::{str::FromStr, time::Duration};
 mod chunk_search;
 // Compiled once per store, over its own driver (see `sql/documents.rs`).
 #[allow(clippy::duplicate_mod)]
+#[path = "../sql/analytics.rs"]
+mod analytics;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/documents.rs"]
 mod documents;
 // Compiled once per store, over its own driver (see `sql/events.rs`).
@@ -45,13 +48,23 @@ fn db_error(err: sqlx::Error) -> Error {
 /// Locks the rows a statement reads until its transaction ends.
 const FOR_UPDATE: &str = " FOR UPDATE";
 
-fn push_filename_filter(sql: &mut QueryBuilder<Postgres>, needle: &str) {
+/// ` AND <column> contains <needle>`, ignoring case.
+fn push_contains(sql: &mut QueryBuilder<Postgres>, column: &str, needle: &str) {
     let escaped = needle
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
-    sql.push(" AND filename ILIKE ")
+    sql.push(format_args!(" AND {column} ILIKE "))
         .push_bind(format!("%{escaped}%"));
+}
+
+/// Whether chunk `c` has breadcrumbs.
+const HAS_BREADCRUMBS: &str = "cardinality(c.breadcrumbs) > 0";
+
+/// The hour or day of `column`, as a time.
+fn truncated(column: &str, hourly: bool) -> String {
+    let unit = if hourly { "hour" } else { "day" };
+    format!("date_trunc('{unit}', {column})")
 }
 
 /// One reconciler at a time across processes: the others skip their pass.

@@ -2,7 +2,7 @@
 //! compiles this file as its own module, so every query is checked against that store's driver
 //! and column types. The parent module provides: `Db` (the sqlx database), `Store` (the store
 //! type, with `reader()`, `writer()`, `snapshot()` and `forget_vectors()`), `db_error`,
-//! `push_filename_filter`, `FOR_UPDATE` (the row lock, where the database has one) and `rows`.
+//! `push_contains`, `FOR_UPDATE` (the row lock, where the database has one) and `rows`.
 //! Placeholders are `$N`, which both drivers read as the N-th bound value.
 
 use async_trait::async_trait;
@@ -11,7 +11,7 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    Db, FOR_UPDATE, Store, db_error, push_filename_filter,
+    Db, FOR_UPDATE, Store, db_error, push_contains,
     rows::{chunk_from_row, document_from_row},
 };
 use crate::adapters::sql::{
@@ -35,7 +35,7 @@ fn push_filters(sql: &mut QueryBuilder<Db>, query: &DocumentQuery) {
         sql.push(" AND is_active = ").push_bind(active);
     }
     if let Some(needle) = &query.filename_contains {
-        push_filename_filter(sql, needle);
+        push_contains(sql, "filename", needle);
     }
     if query.none_match {
         sql.push(" AND 1 = 0");

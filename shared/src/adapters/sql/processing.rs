@@ -21,12 +21,12 @@ use crate::{
     domain::{
         chunking::Chunk,
         failure::Failure,
-        processing::{Attempt, Pickup, Reconciled},
+        processing::{Attempt, Pickup, ProcessingMetrics, Reconciled},
     },
     ports::ProcessingStore,
 };
 
-/// 11 parameters a row: batches stay below both databases' bind limits (SQLite's is 32,766).
+/// 13 parameters a row: batches stay below both databases' bind limits (SQLite's is 32,766).
 const INSERT_BATCH: usize = 1000;
 /// The most documents one reconciler pass requeues; the next pass takes the rest.
 const RECONCILE_BATCH: i64 = 1000;
@@ -34,7 +34,7 @@ const RECONCILE_BATCH: i64 = 1000;
 fn insert_chunks(document: Uuid, batch: &[(Chunk, Vec<f32>)], ids: &[Uuid]) -> QueryBuilder<Db> {
     let mut insert = QueryBuilder::new(
         "INSERT INTO chunks (id, document_id, chunk_index, content, embedding, page, heading, breadcrumbs, \
-         char_start, char_end, token_count) ",
+         char_start, char_end, token_count, quality_score, quality_flags) ",
     );
     insert.push_values(
         batch.iter().zip(ids),
@@ -49,10 +49,48 @@ fn insert_chunks(document: Uuid, batch: &[(Chunk, Vec<f32>)], ids: &[Uuid]) -> Q
                 .push_bind(encode_breadcrumbs(&chunk.breadcrumbs))
                 .push_bind(chunk.char_start as i32)
                 .push_bind(chunk.char_end as i32)
-                .push_bind(chunk.token_count as i32);
+                .push_bind(chunk.token_count as i32)
+                .push_bind(chunk.quality.score)
+                .push_bind(chunk.quality.flags.0);
         },
     );
     insert
+}
+
+/// Keeps the attempt's figures beside its document, replacing an earlier attempt's.
+async fn store_metrics(
+    tx: &mut sqlx::Transaction<'static, Db>,
+    document: Uuid,
+    m: &ProcessingMetrics,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM processing_metrics WHERE document_id = $1")
+        .bind(document)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO processing_metrics (document_id, page_count, queue_time_ms, conversion_time_ms, \
+         chunking_time_ms, embedding_time_ms, total_time_ms, raw_size_bytes, markdown_size_chars, \
+         total_chunks, avg_chunk_size, oversized_chunks, avg_quality_score, total_tokens, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(document)
+    .bind(m.page_count)
+    .bind(m.queue_ms)
+    .bind(m.conversion_ms)
+    .bind(m.chunking_ms)
+    .bind(m.embedding_ms)
+    .bind(m.total_ms)
+    .bind(m.raw_size_bytes)
+    .bind(m.markdown_chars)
+    .bind(m.total_chunks)
+    .bind(m.avg_chunk_size)
+    .bind(m.oversized_chunks)
+    .bind(m.avg_quality_score)
+    .bind(m.total_tokens)
+    .bind(Utc::now())
+    .execute(&mut **tx)
+    .await
+    .map(drop)
 }
 
 impl Store {
@@ -78,6 +116,7 @@ impl Store {
         attempt: &Attempt,
         markdown: &str,
         chunks: &[(Chunk, Vec<f32>)],
+        metrics: &ProcessingMetrics,
     ) -> Result<bool, Error> {
         let id = attempt.document.id;
         // A concurrent delete or takeover waits for this transaction, or this one sees it done.
@@ -102,6 +141,7 @@ impl Store {
             let mut insert = insert_chunks(id, batch, batch_ids);
             insert.build().execute(&mut **tx).await.map_err(db_error)?;
         }
+        store_metrics(tx, id, metrics).await.map_err(db_error)?;
         sqlx::query(
             "UPDATE documents SET status = 'COMPLETED', chunk_count = $2, processed_content = $3, fail_reason = NULL, \
              fail_message = NULL, processing_token = NULL, lease_until = NULL, processing_started_at = NULL, \
@@ -185,10 +225,11 @@ impl ProcessingStore for Store {
         attempt: &Attempt,
         markdown: &str,
         chunks: &[(Chunk, Vec<f32>)],
+        metrics: &ProcessingMetrics,
     ) -> Result<bool, Error> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
         let stored = self
-            .store_result(&mut tx, attempt, markdown, chunks)
+            .store_result(&mut tx, attempt, markdown, chunks, metrics)
             .await?;
         tx.commit().await.map_err(db_error)?;
         Ok(stored)

@@ -16,6 +16,9 @@ use std::{
 mod chunk_search;
 // Compiled once per store, over its own driver (see `sql/documents.rs`).
 #[allow(clippy::duplicate_mod)]
+#[path = "../sql/analytics.rs"]
+mod analytics;
+#[allow(clippy::duplicate_mod)]
 #[path = "../sql/documents.rs"]
 mod documents;
 // Compiled once per store, over its own driver (see `sql/events.rs`).
@@ -50,11 +53,25 @@ type Store = SqliteStore;
 /// No row locks: the single writer connection serialises every write.
 const FOR_UPDATE: &str = "";
 
-fn push_filename_filter(sql: &mut QueryBuilder<Sqlite>, needle: &str) {
+/// ` AND <column> contains <needle>`, ignoring case.
+fn push_contains(sql: &mut QueryBuilder<Sqlite>, column: &str, needle: &str) {
     // instr() takes the needle literally (LIKE would need escaping); lower() folds ASCII.
-    sql.push(" AND instr(lower(filename), ")
+    sql.push(format_args!(" AND instr(lower({column}), "))
         .push_bind(needle.to_lowercase())
         .push(") > 0");
+}
+
+/// Whether chunk `c` has breadcrumbs (a JSON array).
+const HAS_BREADCRUMBS: &str = "c.breadcrumbs <> '[]'";
+
+/// The hour or day of `column` (RFC 3339 text), as RFC 3339 text.
+fn truncated(column: &str, hourly: bool) -> String {
+    let format = if hourly {
+        "%Y-%m-%dT%H:00:00Z"
+    } else {
+        "%Y-%m-%dT00:00:00Z"
+    };
+    format!("strftime('{format}', {column})")
 }
 
 /// One process owns the store: its reconciler is the only one.

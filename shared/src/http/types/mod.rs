@@ -3,11 +3,15 @@
 //! wire type converts from or into its domain value here.
 //! Each wire type also describes itself for the OpenAPI document (`super::openapi`).
 
+mod analytics;
 mod bulk;
+mod chunks;
 mod documents;
 mod errors;
 mod events;
 mod probes;
 mod search;
 
-pub use self::{bulk::*, documents::*, errors::*, events::*, probes::*, search::*};
+pub use self::{
+    analytics::*, bulk::*, chunks::*, documents::*, errors::*, events::*, probes::*, search::*,
+};
