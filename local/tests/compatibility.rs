@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{
-    Server, TestBackend,
+    TestBackend,
     api::{Api, KEY},
     on_each_backend, run_ragbase,
 };
@@ -19,9 +19,7 @@ use uuid::Uuid;
 /// A keyed client of a `ragbase serve --no-worker` over `backend`, with `staged` documents
 /// (filename, status, active) stored first; their ids, in order.
 async fn serve_with(backend: &TestBackend, staged: &[(&str, &str, bool)]) -> (Api, Vec<Uuid>) {
-    let mut env = backend.env();
-    env.push(("API_KEY", KEY));
-    assert!(run_ragbase(&["migrate"], &env).await.0);
+    Api::migrate(backend).await;
     let mut ids = Vec::new();
     for (day, (filename, status, active)) in staged.iter().enumerate() {
         let id = Uuid::new_v4();
@@ -31,12 +29,7 @@ async fn serve_with(backend: &TestBackend, staged: &[(&str, &str, bool)]) -> (Ap
             .await;
         ids.push(id);
     }
-    let server = Server::start(&["serve", "--no-worker"], &env).await;
-    let api = Api {
-        server,
-        client: reqwest::Client::new(),
-    };
-    (api, ids)
+    (Api::serve_stored(backend).await, ids)
 }
 
 const UNKNOWN: &str = "550e8400-e29b-41d4-a716-446655440000";
@@ -434,6 +427,40 @@ async fn the_original_end_to_end_flows_hold(backend: TestBackend) {
     assert_eq!(found["results"][0]["documentId"], json!(pdf_id));
     let score = found["results"][0]["score"].as_f64().unwrap();
     assert!(score > 0.0 && score <= 1.0, "{score}");
+
+    // analytics-e2e: the worker recorded its figures and each chunk's quality.
+    let chunks = document["chunkCount"].clone();
+    let (_, processed) = api.get("/api/analytics/documents?period=24h").await;
+    let figures = &processed["documents"][0]["metrics"];
+    assert_eq!(
+        processed["documents"][0]["id"],
+        json!(pdf_id),
+        "{processed}"
+    );
+    assert_eq!(
+        (&figures["totalChunks"], &figures["pageCount"]),
+        (&chunks, &json!(1))
+    );
+    assert_eq!(figures["rawSizeBytes"], document["fileSize"]);
+    assert!(
+        figures["embeddingTimeMs"].as_i64().unwrap() > 0,
+        "{figures}"
+    );
+    assert!(
+        figures["markdownSizeChars"].as_i64().unwrap() > 0,
+        "{figures}"
+    );
+    let (_, explored) = api.get(&format!("/api/chunks?documentId={pdf_id}")).await;
+    assert_eq!(explored["pagination"]["total"], chunks);
+    for chunk in explored["chunks"].as_array().unwrap() {
+        let score = chunk["qualityScore"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{chunk}");
+    }
+    let (_, overview) = api.get("/api/analytics/overview?period=24h").await;
+    assert_eq!(
+        (&overview["totalDocuments"], &overview["totalChunks"]),
+        (&json!(1), &chunks)
+    );
 
     // multi-format-flow and error-handling: names as the original's tests gave them.
     let noisy = format!(

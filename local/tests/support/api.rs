@@ -26,6 +26,21 @@ impl Api {
         }
     }
 
+    /// Migrates `backend`'s store, so a test can fill it before `serve_stored`.
+    pub async fn migrate(backend: &TestBackend) {
+        assert!(super::run_ragbase(&["migrate"], &backend.env()).await.0);
+    }
+
+    /// `ragbase serve --no-worker` on `backend` with the API key: the store as the test left it.
+    pub async fn serve_stored(backend: &TestBackend) -> Self {
+        let mut env = backend.env();
+        env.push(("API_KEY", KEY));
+        Self {
+            server: Server::start(&["serve", "--no-worker"], &env).await,
+            client: Client::new(),
+        }
+    }
+
     async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
         let response = request.header("x-api-key", KEY).send().await.unwrap();
         let status = response.status().as_u16();

@@ -152,6 +152,86 @@ impl TestBackend {
         .unwrap();
     }
 
+    /// Stores a chunk as a worker would, without a real vector: `(score, flag bits)`.
+    pub async fn insert_chunk(
+        &self,
+        document: uuid::Uuid,
+        (index, content, tokens): (i32, &str, i32),
+        (score, flags): (f64, i32),
+        breadcrumbs: &[&str],
+    ) {
+        let columns = "INSERT INTO chunks (id, document_id, chunk_index, content, breadcrumbs, char_start, \
+             char_end, token_count, quality_score, quality_flags, embedding)";
+        let values = "VALUES ($1, $2, $3, $4, $5, 0, 1, $6, $7, $8, ";
+        let id = uuid::Uuid::new_v4();
+        let crumbs: Vec<String> = breadcrumbs.iter().map(|b| b.to_string()).collect();
+        match self {
+            Self::Postgres(db) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{columns} {values} array_fill(0.05, ARRAY[384])::vector)"
+            )))
+            .bind(id)
+            .bind(document)
+            .bind(index)
+            .bind(content)
+            .bind(crumbs)
+            .bind(tokens)
+            .bind(score)
+            .bind(flags)
+            .execute(&mut db.connect().await)
+            .await
+            .map(drop),
+            Self::Embedded(_) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{columns} {values} zeroblob(1536))"
+            )))
+            .bind(id)
+            .bind(document)
+            .bind(index)
+            .bind(content)
+            .bind(serde_json::to_string(&crumbs).unwrap())
+            .bind(tokens)
+            .bind(score)
+            .bind(flags)
+            .execute(&mut self.sqlite().await)
+            .await
+            .map(drop),
+        }
+        .unwrap();
+    }
+
+    /// Stores a processed document's figures, as a worker would: the phases' milliseconds
+    /// (queue, conversion, chunking, embedding, total), pages, tokens and average score,
+    /// processed at `at`.
+    pub async fn insert_metrics(
+        &self,
+        document: uuid::Uuid,
+        phases: [i64; 5],
+        (pages, tokens, score): (i64, i64, f64),
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        on_database!(self, conn, {
+            sqlx::query(
+                "INSERT INTO processing_metrics (document_id, queue_time_ms, conversion_time_ms, \
+                 chunking_time_ms, embedding_time_ms, total_time_ms, page_count, total_tokens, \
+                 avg_quality_score, raw_size_bytes, markdown_size_chars, total_chunks, avg_chunk_size, \
+                 oversized_chunks, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, 0, 0, 0, $10)",
+            )
+            .bind(document)
+            .bind(phases[0])
+            .bind(phases[1])
+            .bind(phases[2])
+            .bind(phases[3])
+            .bind(phases[4])
+            .bind(pages)
+            .bind(tokens)
+            .bind(score)
+            .bind(at)
+            .execute(&mut conn)
+            .await
+            .map(drop)
+        })
+        .unwrap();
+    }
+
     /// Rows the store holds for a document: (chunks, stored files).
     pub async fn rows_of(&self, id: uuid::Uuid) -> (i64, i64) {
         on_database!(self, conn, {
