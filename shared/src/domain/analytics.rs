@@ -16,15 +16,19 @@ fn bad(field: &str, expected: &str) -> Error {
     Error::Validation(format!("{field} must be {expected}"))
 }
 
-/// `page` (from 1) and `limit` (1 to 100, 20 by default), as every paged analytics route takes.
+/// The last page a paged analytics route serves: bounds the rows a database skips.
+pub const MAX_PAGE: u32 = 1_000_000;
+
+/// `page` (1 to `MAX_PAGE`) and `limit` (1 to 100, 20 by default), as every paged analytics
+/// route takes.
 pub fn parse_paging(page: Option<&str>, limit: Option<&str>) -> Result<(u32, u32), Error> {
     let page = match page {
         None => 1,
         Some(s) => s
             .parse()
             .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| bad("page", "a positive integer"))?,
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| bad("page", "an integer from 1 to 1000000"))?,
     };
     Ok((page, DocumentQuery::parse_limit(limit)?))
 }
@@ -425,6 +429,13 @@ mod tests {
                 "page",
                 RawChunkQuery {
                     page: Some("0".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "page",
+                RawChunkQuery {
+                    page: Some("1000001".into()),
                     ..Default::default()
                 },
             ),

@@ -17,7 +17,7 @@ use crate::domain::{
 #[into_params(parameter_in = Query)]
 pub struct ChunkListParams {
     /// From 1 (default 1).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
     page: Option<String>,
     /// Page size (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
