@@ -11,7 +11,9 @@ use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{
-    Db, HAS_BREADCRUMBS, Store, db_error, push_contains,
+    Db, HAS_BREADCRUMBS, Store, db_error,
+    documents::rows_and_total,
+    push_contains,
     rows::{document_from_row, metadata_from_row},
     truncated,
 };
@@ -125,16 +127,7 @@ impl ChunkCatalog for Store {
         );
         push_chunk_filters(&mut total, query);
         let mut snapshot = self.snapshot().await.map_err(db_error)?;
-        let rows = page
-            .build()
-            .fetch_all(&mut *snapshot)
-            .await
-            .map_err(db_error)?;
-        let total = total
-            .build_query_scalar::<i64>()
-            .fetch_one(&mut *snapshot)
-            .await
-            .map_err(db_error)?;
+        let (rows, total) = rows_and_total(&mut snapshot, page, total).await?;
         let chunks = rows
             .iter()
             .map(explored_from_row)
@@ -185,19 +178,6 @@ const METRIC_COLUMNS: &str = "m.page_count, m.queue_time_ms, m.conversion_time_m
      m.chunking_time_ms, m.embedding_time_ms, m.total_time_ms, m.raw_size_bytes, \
      m.markdown_size_chars, m.total_chunks, m.avg_chunk_size, m.oversized_chunks, \
      m.avg_quality_score, m.total_tokens";
-
-/// Binds `since`, and `format` where there is one (`metrics_since`'s `$1` and `$2`).
-fn bind_since<'q, O>(
-    query: sqlx::query::QueryAs<'q, Db, O, <Db as sqlx::Database>::Arguments>,
-    since: DateTime<Utc>,
-    format: Option<Format>,
-) -> sqlx::query::QueryAs<'q, Db, O, <Db as sqlx::Database>::Arguments> {
-    let query = query.bind(since);
-    match format {
-        Some(f) => query.bind(f.as_str()),
-        None => query,
-    }
-}
 
 fn average(expr: &str) -> String {
     format!("CAST(COALESCE(avg({expr}), 0) AS DOUBLE PRECISION)")
@@ -297,11 +277,12 @@ impl ProcessingAnalytics for Store {
             average("m.queue_time_ms")
         );
         let sql = format!("{} GROUP BY 1 ORDER BY 1", metrics_since(&select, format));
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(since);
+        if let Some(f) = format {
+            query = query.bind(f.as_str());
+        }
         let rows: Vec<(DateTime<Utc>, i64, f64, f64)> =
-            bind_since(sqlx::query_as(sqlx::AssertSqlSafe(sql)), since, format)
-                .fetch_all(self.reader())
-                .await
-                .map_err(db_error)?;
+            query.fetch_all(self.reader()).await.map_err(db_error)?;
         Ok(rows
             .into_iter()
             .map(|(at, documents, avg_total_ms, avg_queue_ms)| Trend {

@@ -61,6 +61,22 @@ fn page_query(query: &DocumentQuery) -> QueryBuilder<Db> {
     page
 }
 
+/// A page's rows and the number of rows its filters match, read on one connection (a snapshot,
+/// so that they agree).
+pub(super) async fn rows_and_total(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    mut page: QueryBuilder<Db>,
+    mut total: QueryBuilder<Db>,
+) -> Result<(Vec<<Db as sqlx::Database>::Row>, i64), Error> {
+    let rows = page.build().fetch_all(&mut *conn).await.map_err(db_error)?;
+    let total = total
+        .build_query_scalar::<i64>()
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok((rows, total))
+}
+
 #[async_trait]
 impl DocumentStore for Store {
     async fn list_documents(&self, query: &DocumentQuery) -> Result<DocumentPage, Error> {
@@ -68,16 +84,7 @@ impl DocumentStore for Store {
         push_filters(&mut total, query);
         // One snapshot: the counts always agree with the page.
         let mut snapshot = self.snapshot().await.map_err(db_error)?;
-        let rows = page_query(query)
-            .build()
-            .fetch_all(&mut *snapshot)
-            .await
-            .map_err(db_error)?;
-        let total = total
-            .build_query_scalar::<i64>()
-            .fetch_one(&mut *snapshot)
-            .await
-            .map_err(db_error)?;
+        let (rows, total) = rows_and_total(&mut snapshot, page_query(query), total).await?;
         let by_status = sqlx::query_as::<_, (String, i64, i64)>(
             "SELECT status, count(*), count(*) FILTER (WHERE is_active) FROM documents GROUP BY status",
         )
