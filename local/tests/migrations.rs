@@ -30,7 +30,8 @@ async fn migrations_apply_from_empty_and_are_rerunnable() {
             "chunks",
             "document_events",
             "document_files",
-            "documents"
+            "documents",
+            "processing_metrics"
         ]
     );
     let indexes: Vec<String> =
