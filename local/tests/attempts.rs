@@ -13,7 +13,7 @@ use ragbase::{
     Error,
     adapters::{postgres::PgStore, sqlite::SqliteStore},
     domain::{
-        chunk_quality::ChunkQuality,
+        chunk_quality::{ChunkQuality, QualityRules},
         chunking::Chunk,
         documents::{DocumentStatus, NewDocument},
         failure::{Failure, FailureCode},
@@ -74,7 +74,7 @@ fn one_chunk(text: &str) -> Vec<(Chunk, Vec<f32>)> {
         char_start: 0,
         char_end: text.chars().count(),
         token_count: 3,
-        quality: ChunkQuality::assess(text, &["Notes".into()]),
+        quality: ChunkQuality::assess(text, &["Notes".into()], &QualityRules::DEFAULT),
     };
     let mut vector = vec![0.0; 384];
     vector[0] = 1.0;

@@ -31,7 +31,8 @@ async fn migrations_apply_from_empty_and_are_rerunnable() {
             "document_events",
             "document_files",
             "documents",
-            "processing_metrics"
+            "processing_metrics",
+            "processing_profiles"
         ]
     );
     let indexes: Vec<String> =

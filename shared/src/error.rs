@@ -24,6 +24,9 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     InvalidStatus(String),
+    /// A change the rules forbid (the default profile cannot be archived, …).
+    #[error("{0}")]
+    NotPermitted(String),
     /// A backend (database, Redis, …) failed; the detail is for the log, not for clients.
     #[error("{backend} unavailable: {detail}")]
     Backend {

@@ -20,6 +20,7 @@ use crate::{
         failure::Failure,
         formats::Format,
         processing::{Attempt, Pickup, ProcessingMetrics, Reconciled},
+        profiles::{NewProfile, Profile, ProfileSettings},
         query::{Keywords, SearchFilter},
         ranking::ChunkHit,
     },
@@ -50,6 +51,9 @@ pub trait DocumentStore: Send + Sync {
 pub trait ProcessingStore: Send + Sync {
     /// The uploaded bytes.
     async fn document_file(&self, id: Uuid) -> Result<Option<Vec<u8>>, Error>;
+    /// The settings of the profile the document was uploaded with (the defaults for documents
+    /// uploaded before profiles existed).
+    async fn processing_settings(&self, id: Uuid) -> Result<ProfileSettings, Error>;
     /// Starts an attempt, leased until `lease_until`, on a PENDING document or on a PROCESSING
     /// one whose lease ran out (its worker died).
     async fn begin_processing(&self, id: Uuid, lease_until: DateTime<Utc>)
@@ -148,15 +152,42 @@ pub trait ProcessingAnalytics: Send + Sync {
     async fn processed_documents(&self, query: &MetricsQuery) -> Result<MetricsPage, Error>;
 }
 
-/// What the HTTP routes need of a backend: its documents, their chunks, their changes and the
-/// figures of their processing.
+/// What the profile routes need: the processing profiles, each with its number of documents.
+/// The rules on which may change how live in `app::profiles`.
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    /// Default first, then active, then newest; archived ones only when asked.
+    async fn list_profiles(&self, include_archived: bool) -> Result<Vec<Profile>, Error>;
+    async fn profile(&self, id: Uuid) -> Result<Option<Profile>, Error>;
+    async fn active_profile(&self) -> Result<Option<Profile>, Error>;
+    /// `Error::Conflict` when the name is taken.
+    async fn create_profile(&self, new: &NewProfile) -> Result<Profile, Error>;
+    /// Makes it the one active profile; `false` when it is gone or archived meanwhile.
+    async fn activate_profile(&self, id: Uuid) -> Result<bool, Error>;
+    /// `false` when it is gone, or is the default or active (which are never archived).
+    async fn set_archived(&self, id: Uuid, archived: bool) -> Result<bool, Error>;
+    /// The documents uploaded with it, and their chunks.
+    async fn profile_documents(&self, id: Uuid) -> Result<(Vec<Uuid>, i64), Error>;
+    /// Deletes it if it is still archived and holds no documents; `false` otherwise.
+    async fn delete_profile(&self, id: Uuid) -> Result<bool, Error>;
+}
+
+/// What the HTTP routes need of a backend: its documents, their chunks, their changes, the
+/// figures of their processing and the profiles they are processed with.
 pub trait ApiStore:
-    DocumentStore + ChunkSearch + DocumentEvents + ChunkCatalog + ProcessingAnalytics
+    DocumentStore + ChunkSearch + DocumentEvents + ChunkCatalog + ProcessingAnalytics + ProfileStore
 {
 }
 
-impl<T: DocumentStore + ChunkSearch + DocumentEvents + ChunkCatalog + ProcessingAnalytics + ?Sized>
-    ApiStore for T
+impl<
+    T: DocumentStore
+        + ChunkSearch
+        + DocumentEvents
+        + ChunkCatalog
+        + ProcessingAnalytics
+        + ProfileStore
+        + ?Sized,
+> ApiStore for T
 {
 }
 

@@ -13,7 +13,9 @@ use tract_onnx::prelude::*;
 use crate::{Error, ports::Embedder, telemetry::EMBEDDING_GENERATION_DURATION_SECONDS};
 
 /// sentence-transformers' limit for this model; the shipped tokenizer.json says 128.
-const MAX_TOKENS: usize = 256;
+pub const MAX_TOKENS: usize = 256;
+/// The model's vectors, as both stores' schemas hold them.
+pub const DIMENSIONS: usize = 384;
 /// Each text runs alone, padded to the first of these lengths that holds it. tract plans a
 /// graph of known shape far better than a symbolic [batch, sequence] one: R-intro.pdf embedded
 /// 1.9x faster with AVX-512 kernels and 1.4x with AVX2 ones (docs/BENCHMARKS.md), and one text

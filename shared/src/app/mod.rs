@@ -3,6 +3,7 @@
 
 pub mod documents;
 pub mod pipeline;
+pub mod profiles;
 pub mod reconciler;
 pub mod search;
 pub mod worker;

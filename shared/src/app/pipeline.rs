@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::domain::{
     blocks::Block,
+    chunk_quality::QualityRules,
     chunking::{Chunk, chunk, max_text_bytes},
     failure::{Failure, FailureCode},
     quality, text,
@@ -30,7 +31,7 @@ pub fn max_converted_bytes(embedder: &dyn Embedder, max_chunks: usize) -> usize 
     max_text_bytes(embedder.max_tokens(), max_chunks).saturating_mul(2)
 }
 
-/// `max_chunks` bounds the model's work for one document: a small archive can hold a huge text,
+/// Chunks are scored by `rules`, the document's profile's. `max_chunks` bounds the model's work for one document: a small archive can hold a huge text,
 /// and its hours of embedding would hold up every document queued behind it. With a `deadline`
 /// (a Lambda invocation's end), a document whose embedding will not be done by then fails as
 /// `TIMEOUT` as soon as the pace so far says so.
@@ -38,6 +39,7 @@ pub fn prepare(
     blocks: Vec<Block>,
     embedder: &dyn Embedder,
     max_chunks: usize,
+    rules: &QualityRules,
     deadline: Option<Instant>,
 ) -> Result<Prepared, Failure> {
     let max_text = max_text_bytes(embedder.max_tokens(), max_chunks);
@@ -62,7 +64,13 @@ pub fn prepare(
         .collect();
     quality::check(blocks.iter().map(|b| b.text.as_str()))?;
     let count_tokens = |t: &str| embedder.count_tokens(t);
-    let Some(chunked) = chunk(&blocks, embedder.max_tokens(), max_chunks, &count_tokens) else {
+    let Some(chunked) = chunk(
+        &blocks,
+        embedder.max_tokens(),
+        max_chunks,
+        &count_tokens,
+        rules,
+    ) else {
         let why = format!(
             "the text makes more than {max_chunks} chunks, the most embedded per document \
              (MAX_DOCUMENT_CHUNKS)"
@@ -146,6 +154,8 @@ mod tests {
         }
     }
 
+    const RULES: QualityRules = QualityRules::DEFAULT;
+
     fn sections(n: usize) -> Vec<Block> {
         (0..n)
             .flat_map(|i| {
@@ -160,11 +170,11 @@ mod tests {
     #[test]
     fn a_document_over_the_chunk_limit_fails_before_the_model_runs() {
         let embedder = CountingEmbedder::default();
-        let prepared = prepare(sections(3), &embedder, 3, None).unwrap();
+        let prepared = prepare(sections(3), &embedder, 3, &RULES, None).unwrap();
         assert_eq!(prepared.chunks.len(), 3);
         assert_eq!(embedder.0.load(Ordering::Relaxed), 3);
 
-        let failure = prepare(sections(4), &embedder, 3, None).unwrap_err();
+        let failure = prepare(sections(4), &embedder, 3, &RULES, None).unwrap_err();
         assert_eq!(failure.code, FailureCode::FileTooLarge);
         assert!(failure.message.contains("more than 3 chunks"), "{failure}");
         assert_eq!(embedder.0.load(Ordering::Relaxed), 3);
@@ -175,7 +185,7 @@ mod tests {
         let embedder = CountingEmbedder::default();
         // 16 tokens of at most 16 bytes each, in 3 chunks: 768 bytes.
         let long = Block::new(BlockKind::Paragraph, "word ".repeat(200), None);
-        let failure = prepare(vec![long], &embedder, 3, None).unwrap_err();
+        let failure = prepare(vec![long], &embedder, 3, &RULES, None).unwrap_err();
         assert_eq!(failure.code, FailureCode::FileTooLarge);
         assert!(
             failure.message.contains("more than 3 chunks can hold"),
@@ -193,6 +203,7 @@ mod tests {
             sections(3 * EMBED_ROUND),
             &embedder,
             usize::MAX,
+            &RULES,
             Some(deadline),
         )
         .unwrap_err();
@@ -210,6 +221,7 @@ mod tests {
             sections(3 * EMBED_ROUND),
             &embedder,
             usize::MAX,
+            &RULES,
             Some(roomy),
         );
         assert_eq!(prepared.unwrap().chunks.len(), 3 * EMBED_ROUND);

@@ -225,12 +225,18 @@ impl Worker {
             .ok_or_else(|| {
                 Failure::new(FailureCode::InternalError, "the stored file is missing")
             })?;
+        let rules = self
+            .store
+            .processing_settings(document.id)
+            .await
+            .map_err(|e| Failure::internal("cannot read the document's profile", &e))?
+            .quality_rules();
         let most = pipeline::max_converted_bytes(self.embedder.as_ref(), self.max_chunks);
         let blocks = self.sandbox.convert(document.format, bytes, most).await?;
         let converted = started.elapsed();
         let (embedder, max_chunks) = (self.embedder.clone(), self.max_chunks);
         let prepared = tokio::task::spawn_blocking(move || {
-            pipeline::prepare(blocks, embedder.as_ref(), max_chunks, deadline)
+            pipeline::prepare(blocks, embedder.as_ref(), max_chunks, &rules, deadline)
         })
         .await
         .map_err(|e| Failure::internal("the pipeline crashed", &e))??;

@@ -65,13 +65,26 @@ impl FromIterator<QualityFlag> for QualityFlags {
     }
 }
 
-/// Shorter than this (in characters) says too little to be found on its own.
-const MIN_CHARS: usize = 50;
-/// Longer than this is more than one 256-token input of prose holds.
-const MAX_CHARS: usize = 2000;
-/// About what a full chunk of English prose holds: the length score's 1.0.
-const IDEAL_CHARS: usize = 1000;
-const PENALTY_PER_FLAG: f64 = 0.15;
+/// How chunks are scored: a processing profile's quality settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityRules {
+    /// Shorter than this (in characters) says too little to be found on its own.
+    pub min_chars: usize,
+    pub max_chars: usize,
+    /// The length score's 1.0.
+    pub ideal_chars: usize,
+    pub penalty_per_flag: f64,
+}
+
+impl QualityRules {
+    /// The default profile's.
+    pub const DEFAULT: Self = Self {
+        min_chars: 500,
+        max_chars: 2000,
+        ideal_chars: 1500,
+        penalty_per_flag: 0.15,
+    };
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChunkQuality {
@@ -82,7 +95,7 @@ pub struct ChunkQuality {
 
 impl ChunkQuality {
     /// The original's weighting: flags 40%, length 30%, context 20%, a proper ending 10%.
-    pub fn assess(content: &str, breadcrumbs: &[String]) -> Self {
+    pub fn assess(content: &str, breadcrumbs: &[String], rules: &QualityRules) -> Self {
         let text = content.trim();
         if text.is_empty() {
             let flags = QualityFlags(QualityFlag::Empty.bit());
@@ -92,8 +105,8 @@ impl ChunkQuality {
         let has_context = has_title(text) || !breadcrumbs.is_empty();
         let ends_properly = text.ends_with(['.', '!', '?', ':', '>']) || text.ends_with("```");
         let flags: QualityFlags = [
-            (chars < MIN_CHARS, QualityFlag::TooShort),
-            (chars > MAX_CHARS, QualityFlag::TooLong),
+            (chars < rules.min_chars, QualityFlag::TooShort),
+            (chars > rules.max_chars, QualityFlag::TooLong),
             (!has_context, QualityFlag::NoContext),
             (!ends_properly, QualityFlag::Fragment),
         ]
@@ -101,8 +114,8 @@ impl ChunkQuality {
         .filter_map(|(raised, flag)| raised.then_some(flag))
         .collect();
         let raised = flags.flags().count() as f64;
-        let base = (1.0 - PENALTY_PER_FLAG * raised).max(0.0);
-        let length = (chars as f64 / IDEAL_CHARS as f64).min(1.0);
+        let base = (1.0 - rules.penalty_per_flag * raised).max(0.0);
+        let length = (chars as f64 / rules.ideal_chars.max(1) as f64).min(1.0);
         let context = if has_context { 1.0 } else { 0.5 };
         let ending = if ends_properly { 1.0 } else { 0.7 };
         let score = base * 0.4 + length * 0.3 + context * 0.2 + ending * 0.1;
@@ -164,10 +177,18 @@ impl QualityBand {
 mod tests {
     use super::*;
 
+    /// The original analyzer's own defaults.
+    const RULES: QualityRules = QualityRules {
+        min_chars: 50,
+        max_chars: 2000,
+        ideal_chars: 1000,
+        penalty_per_flag: 0.15,
+    };
+
     #[test]
     fn a_full_section_with_its_heading_scores_one() {
         let text = format!("# Pumps\n\n{}", "The pump needs priming first. ".repeat(40));
-        let q = ChunkQuality::assess(&text, &["Pumps".into()]);
+        let q = ChunkQuality::assess(&text, &["Pumps".into()], &RULES);
         assert_eq!((q.score, q.flags), (1.0, QualityFlags(0)));
         assert_eq!(completeness(q.flags), "complete");
         assert!(has_title(&text));
@@ -176,17 +197,42 @@ mod tests {
     #[test]
     fn each_fault_is_flagged_and_costs_score() {
         // Short, no context, cut off: 3 flags.
-        let q = ChunkQuality::assess("and then the valve", &[]);
+        let q = ChunkQuality::assess("and then the valve", &[], &RULES);
         let raised: Vec<_> = q.flags.flags().map(QualityFlag::as_str).collect();
         assert_eq!(raised, ["TOO_SHORT", "NO_CONTEXT", "FRAGMENT"]);
         // 0.55 * 0.4 + 18/1000 * 0.3 + 0.5 * 0.2 + 0.7 * 0.1 = 0.3954
         assert_eq!(q.score, 0.4);
         assert_eq!(completeness(q.flags), "partial");
 
-        let long = ChunkQuality::assess(&"word. ".repeat(500), &["Guide".into()]);
+        let long = ChunkQuality::assess(&"word. ".repeat(500), &["Guide".into()], &RULES);
         assert_eq!(long.flags, QualityFlags(QualityFlag::TooLong.bit()));
-        let empty = ChunkQuality::assess("  \n", &[]);
+        let empty = ChunkQuality::assess("  \n", &[], &RULES);
         assert_eq!((empty.score, completeness(empty.flags)), (0.0, "empty"));
+    }
+
+    #[test]
+    fn the_rules_decide_what_is_short_long_and_ideal() {
+        let text = format!("# Pumps\n\n{}", "The pump needs priming first. ".repeat(10));
+        assert_eq!(
+            ChunkQuality::assess(&text, &[], &RULES).flags,
+            QualityFlags(0)
+        );
+        let strict = QualityRules {
+            min_chars: 500,
+            ideal_chars: 310,
+            ..RULES
+        };
+        let q = ChunkQuality::assess(&text, &[], &strict);
+        assert_eq!(q.flags, QualityFlags(QualityFlag::TooShort.bit()));
+        // 0.85 * 0.4 + 1.0 * 0.3 + 0.2 + 0.1
+        assert_eq!(q.score, 0.94);
+        let long = QualityRules {
+            max_chars: 100,
+            penalty_per_flag: 1.0,
+            ..RULES
+        };
+        let q = ChunkQuality::assess(&text, &[], &long);
+        assert_eq!(q.flags, QualityFlags(QualityFlag::TooLong.bit()));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::{
     blocks::{Block, BlockKind},
-    chunk_quality::ChunkQuality,
+    chunk_quality::{ChunkQuality, QualityRules},
 };
 
 /// Tokens repeated from the end of a full chunk at the start of the next.
@@ -69,11 +69,13 @@ struct Piece {
 /// `count_tokens` (which includes the model's special tokens; `count_tokens("")` tells how many).
 /// `None` when the text needs more than `max_chunks` chunks: known as soon as its tokens
 /// outnumber what that many chunks hold, so a huge text costs no more than the largest allowed.
+/// Each chunk is scored by `rules`.
 pub fn chunk(
     blocks: &[Block],
     max_tokens: usize,
     max_chunks: usize,
     count_tokens: &dyn Fn(&str) -> usize,
+    rules: &QualityRules,
 ) -> Option<Chunked> {
     let overhead = count_tokens("");
     let tokens_of = |text: &str| count_tokens(text).saturating_sub(overhead);
@@ -88,7 +90,7 @@ pub fn chunk(
             pieces,
             overhead,
         };
-        section.chunk(max_tokens, count_tokens, &mut chars, &mut chunks);
+        section.chunk(max_tokens, count_tokens, rules, &mut chars, &mut chunks);
         if chunks.len() > max_chunks {
             return None;
         }
@@ -166,6 +168,7 @@ impl Section<'_> {
         &self,
         max_tokens: usize,
         count_tokens: &dyn Fn(&str) -> usize,
+        rules: &QualityRules,
         chars: &mut CharCounter,
         chunks: &mut Vec<Chunk>,
     ) {
@@ -203,7 +206,7 @@ impl Section<'_> {
                 page: first.page,
                 heading: self.breadcrumbs.last().cloned(),
                 breadcrumbs: self.breadcrumbs.clone(),
-                quality: ChunkQuality::assess(&content, &self.breadcrumbs),
+                quality: ChunkQuality::assess(&content, &self.breadcrumbs, rules),
                 content,
                 embedding_input: input_of(&range),
                 token_count: tokens + overhead,
@@ -393,6 +396,8 @@ impl CharCounter {
 mod tests {
     use super::*;
 
+    const RULES: QualityRules = QualityRules::DEFAULT;
+
     /// One token per word or punctuation mark, plus two specials: close to WordPiece for tests.
     fn count(text: &str) -> usize {
         text.split_word_bounds()
@@ -421,7 +426,7 @@ mod tests {
             heading(2, "Usage"),
             para("Call it.", 3),
         ];
-        let out = chunk(&blocks, 256, usize::MAX, &count).unwrap();
+        let out = chunk(&blocks, 256, usize::MAX, &count, &RULES).unwrap();
         let crumbs: Vec<String> = out
             .chunks
             .iter()
@@ -451,7 +456,7 @@ mod tests {
             heading(1, "Café"),
             para("Crème brûlée is déjà vu. 東京は首都です。", 4),
         ];
-        let out = chunk(&blocks, 256, usize::MAX, &count).unwrap();
+        let out = chunk(&blocks, 256, usize::MAX, &count, &RULES).unwrap();
         for c in &out.chunks {
             let slice: String = out
                 .markdown
@@ -469,7 +474,7 @@ mod tests {
             .map(|i| format!("Sentence number {i} says something useful."))
             .collect();
         let blocks = [heading(1, "Long"), para(&sentences.join(" "), 7)];
-        let out = chunk(&blocks, 64, usize::MAX, &count).unwrap();
+        let out = chunk(&blocks, 64, usize::MAX, &count, &RULES).unwrap();
         assert!(out.chunks.len() > 5, "{}", out.chunks.len());
         for c in &out.chunks {
             assert!(
@@ -507,7 +512,7 @@ mod tests {
             .join("\n");
         let blocks = [para(&blob, 1), Block::new(BlockKind::Code, code, Some(1))];
         let always_long = |t: &str| t.chars().count() / 4 + 2;
-        let out = chunk(&blocks, 64, usize::MAX, &always_long).unwrap();
+        let out = chunk(&blocks, 64, usize::MAX, &always_long, &RULES).unwrap();
         assert!(
             out.chunks
                 .iter()
@@ -527,7 +532,7 @@ mod tests {
         // WordPiece reads any word over 100 characters as one unknown token.
         let one_per_word = |t: &str| t.split_whitespace().count() + 2;
         let words = format!("{} and then {}", "y".repeat(300_000), "z".repeat(3_000_000));
-        let out = chunk(&[para(&words, 1)], 256, usize::MAX, &one_per_word).unwrap();
+        let out = chunk(&[para(&words, 1)], 256, usize::MAX, &one_per_word, &RULES).unwrap();
         let largest = out.chunks.iter().map(|c| c.content.len()).max().unwrap();
         assert!(
             largest <= 256 * MAX_BYTES_PER_TOKEN,
@@ -546,19 +551,22 @@ mod tests {
             count(t)
         };
         let sentences = "One short sentence here. ".repeat(10_000);
-        assert_eq!(chunk(&[para(&sentences, 1)], 64, 10, &counting), None);
+        assert_eq!(
+            chunk(&[para(&sentences, 1)], 64, 10, &counting, &RULES),
+            None
+        );
         assert!(
             calls.get() < 1_000,
             "{} sentences read of 10,000",
             calls.get()
         );
-        let fits = chunk(&[para(&sentences[..1_000], 1)], 64, 10, &count).unwrap();
+        let fits = chunk(&[para(&sentences[..1_000], 1)], 64, 10, &count, &RULES).unwrap();
         assert!(fits.chunks.len() <= 10);
     }
 
     #[test]
     fn empty_blocks_give_no_chunks() {
-        let out = chunk(&[para("   ", 1)], 256, usize::MAX, &count).unwrap();
+        let out = chunk(&[para("   ", 1)], 256, usize::MAX, &count, &RULES).unwrap();
         assert!(out.chunks.is_empty() && out.markdown.is_empty());
     }
 }

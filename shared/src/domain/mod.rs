@@ -10,6 +10,7 @@ pub mod failure;
 pub mod filename;
 pub mod formats;
 pub mod processing;
+pub mod profiles;
 pub mod quality;
 pub mod query;
 pub mod ranking;

@@ -61,6 +61,7 @@ impl ApiError {
                 Error::InvalidFormat(_) => ("INVALID_FORMAT", S::BAD_REQUEST, None),
                 Error::InvalidFilename(_) => ("INVALID_FILENAME", S::BAD_REQUEST, None),
                 Error::InvalidStatus(_) => ("INVALID_STATUS", S::BAD_REQUEST, None),
+                Error::NotPermitted(_) => ("BAD_REQUEST", S::BAD_REQUEST, None),
                 Error::NotFound(_) => ("NOT_FOUND", S::NOT_FOUND, None),
                 Error::Duplicate { .. } => ("DUPLICATE_FILE", S::CONFLICT, None),
                 Error::NotReady(_) => ("NOT_READY", S::CONFLICT, None),

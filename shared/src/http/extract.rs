@@ -3,6 +3,7 @@
 
 use axum::{
     Json,
+    body::Bytes,
     extract::{FromRequest, FromRequestParts, Query, Request},
     http::request::Parts,
 };
@@ -21,6 +22,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .await
             .map_err(|e| Error::Validation(format!("Invalid JSON body: {}", e.body_text())))?;
         Ok(Self(value))
+    }
+}
+
+/// A JSON body that may be left out: an empty body reads as `T::default()`, whatever its
+/// content type (the original's clients send none, or `{}`, to several routes).
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| Error::Validation(format!("Unreadable body: {}", e.body_text())))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| Error::Validation(format!("Invalid JSON body: {e}")).into())
     }
 }
 

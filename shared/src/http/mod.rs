@@ -12,6 +12,7 @@ mod guard;
 pub(crate) mod observe;
 mod openapi;
 mod probes;
+mod profiles;
 mod query;
 mod serve;
 pub mod types;
@@ -27,7 +28,7 @@ use axum::{
     handler::Handler,
     http::{HeaderName, HeaderValue, Method, Response, header},
     middleware::{from_fn_with_state, map_response, map_response_with_state},
-    routing::{MethodRouter, get, patch, post},
+    routing::{MethodRouter, delete, get, patch, post, put},
 };
 use tokio::sync::{Semaphore, watch};
 use tower_http::{
@@ -48,7 +49,7 @@ use crate::{
     config::Config,
     ports::{
         ApiStore, ChunkCatalog, ChunkSearch, DocumentEvents, DocumentStore, Embedder,
-        ProcessingAnalytics, Queue, RateLimiter, ReadinessCheck,
+        ProcessingAnalytics, ProfileStore, Queue, RateLimiter, ReadinessCheck,
     },
     telemetry::Metrics,
 };
@@ -62,6 +63,7 @@ pub struct AppState {
     pub events: Arc<dyn DocumentEvents>,
     pub catalog: Arc<dyn ChunkCatalog>,
     pub analytics: Arc<dyn ProcessingAnalytics>,
+    pub profiles: Arc<dyn ProfileStore>,
     pub queue: Arc<dyn Queue>,
     /// `None` where no route needs it: the Lambda functions other than search do without the model.
     pub embedder: Option<Arc<dyn Embedder>>,
@@ -103,7 +105,8 @@ impl AppState {
             chunks: store.clone(),
             events: store.clone(),
             catalog: store.clone(),
-            analytics: store,
+            analytics: store.clone(),
+            profiles: store,
             queue,
             embedder,
             rate_limiter,
@@ -126,7 +129,7 @@ pub enum Routes {
     /// `POST /api/documents`.
     Upload,
     /// Listing, reading, deleting, retrying and (de)activating documents, the web console
-    /// that does so, and the chunk explorer and analytics routes.
+    /// that does so, the chunk explorer and analytics routes, and the processing profiles.
     Documents,
     /// `POST /api/query`.
     Search,
@@ -216,7 +219,14 @@ fn api_routes(routes: Routes, state: &AppState) -> Option<Router<AppState>> {
             .route(
                 "/analytics/documents/{id}/chunks",
                 get(analytics::document_chunks),
-            );
+            )
+            .route("/profiles", get(profiles::list).post(profiles::create))
+            .route("/profiles/active", get(profiles::active))
+            .route("/profiles/{id}", delete(profiles::delete))
+            .route("/profiles/{id}/duplicate", post(profiles::duplicate))
+            .route("/profiles/{id}/activate", put(profiles::activate))
+            .route("/profiles/{id}/archive", put(profiles::archive))
+            .route("/profiles/{id}/unarchive", put(profiles::unarchive));
     }
     if routes.has(Routes::Upload) {
         // The upload is bounded by MAX_FILE_SIZE_MB (below), not by axum's 2 MB default.

@@ -14,7 +14,7 @@ use utoipa::{
     },
 };
 
-use super::{analytics, bulk, documents, events, probes, query, types::EventBody};
+use super::{analytics, bulk, documents, events, probes, profiles, query, types::EventBody};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,8 @@ use super::{analytics, bulk, documents, events, probes, query, types::EventBody}
         bulk::set_availability, bulk::delete, bulk::retry, events::stream, query::query,
         analytics::chunks, analytics::chunk, analytics::overview, analytics::processing,
         analytics::quality, analytics::documents, analytics::document_chunks,
+        profiles::list, profiles::active, profiles::create, profiles::duplicate,
+        profiles::activate, profiles::archive, profiles::unarchive, profiles::delete,
     ),
     components(schemas(EventBody)),
     modifiers(&SharedParts),
@@ -33,6 +35,7 @@ use super::{analytics, bulk, documents, events, probes, query, types::EventBody}
         (name = "documents", description = "Upload, read, change and watch documents"),
         (name = "search", description = "Semantic and hybrid search"),
         (name = "analytics", description = "Chunks by quality, and how processing went"),
+        (name = "profiles", description = "The settings uploads are processed with"),
         (name = "probes", description = "Health, readiness and metrics"),
     ),
 )]

@@ -18,6 +18,10 @@ mod events;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/processing.rs"]
 mod processing;
+// Compiled once per store, over its own driver (see `sql/profiles.rs`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/profiles.rs"]
+mod profiles;
 mod rows;
 
 use async_trait::async_trait;

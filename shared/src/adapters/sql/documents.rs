@@ -120,8 +120,11 @@ impl DocumentStore for Store {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
         let now = Utc::now();
         let inserted = sqlx::query(concat!(
-            "INSERT INTO documents (id, filename, format, file_size, content_hash, created_at, updated_at) ",
-            "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (content_hash) DO NOTHING RETURNING ",
+            // Processed with the profile active now, whatever is activated later.
+            "INSERT INTO documents (id, filename, format, file_size, content_hash, created_at, updated_at, ",
+            "processing_profile_id) VALUES ($1, $2, $3, $4, $5, $6, $6, ",
+            "(SELECT id FROM processing_profiles WHERE is_active)) ",
+            "ON CONFLICT (content_hash) DO NOTHING RETURNING ",
             document_columns!()
         ))
         .bind(new.id)

@@ -22,6 +22,7 @@ use crate::{
         chunking::Chunk,
         failure::Failure,
         processing::{Attempt, Pickup, ProcessingMetrics, Reconciled},
+        profiles::ProfileSettings,
     },
     ports::ProcessingStore,
 };
@@ -169,6 +170,10 @@ impl ProcessingStore for Store {
             .fetch_optional(self.reader())
             .await
             .map_err(db_error)
+    }
+
+    async fn processing_settings(&self, id: Uuid) -> Result<ProfileSettings, Error> {
+        self.document_settings(id).await
     }
 
     async fn begin_processing(

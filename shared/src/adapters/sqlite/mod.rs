@@ -29,6 +29,10 @@ mod events;
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/processing.rs"]
 mod processing;
+// Compiled once per store, over its own driver (see `sql/profiles.rs`).
+#[allow(clippy::duplicate_mod)]
+#[path = "../sql/profiles.rs"]
+mod profiles;
 mod queue;
 mod rows;
 mod vectors;

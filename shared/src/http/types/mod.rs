@@ -10,8 +10,10 @@ mod documents;
 mod errors;
 mod events;
 mod probes;
+mod profiles;
 mod search;
 
 pub use self::{
-    analytics::*, bulk::*, chunks::*, documents::*, errors::*, events::*, probes::*, search::*,
+    analytics::*, bulk::*, chunks::*, documents::*, errors::*, events::*, probes::*, profiles::*,
+    search::*,
 };
