@@ -30,13 +30,14 @@ use ragbase::{
         },
         events::DocumentEvent,
         formats::Format,
+        profiles::{NewProfile, Profile},
         query::{Keywords, SearchFilter},
         ranking::ChunkHit,
     },
     http::{AppState, Routes, router, router_for},
     ports::{
         ChunkCatalog, ChunkSearch, DocumentEvents, DocumentStore, Embedder, Job,
-        ProcessingAnalytics, Queue, QueueSizes, ReadinessCheck,
+        ProcessingAnalytics, ProfileStore, Queue, QueueSizes, ReadinessCheck,
     },
 };
 use serde_json::{Value, json};
@@ -168,6 +169,42 @@ impl ProcessingAnalytics for EmptyStore {
             documents: Vec::new(),
             total: 0,
         })
+    }
+}
+
+/// No profiles, and every name taken.
+#[async_trait]
+impl ProfileStore for EmptyStore {
+    async fn list_profiles(&self, _include_archived: bool) -> Result<Vec<Profile>, Error> {
+        Ok(Vec::new())
+    }
+
+    async fn profile(&self, _id: Uuid) -> Result<Option<Profile>, Error> {
+        Ok(None)
+    }
+
+    async fn active_profile(&self) -> Result<Option<Profile>, Error> {
+        Ok(None)
+    }
+
+    async fn create_profile(&self, new: &NewProfile) -> Result<Profile, Error> {
+        Err(Error::Conflict(format!("{} is taken", new.name)))
+    }
+
+    async fn activate_profile(&self, _id: Uuid) -> Result<bool, Error> {
+        Ok(false)
+    }
+
+    async fn set_archived(&self, _id: Uuid, _archived: bool) -> Result<bool, Error> {
+        Ok(false)
+    }
+
+    async fn profile_documents(&self, _id: Uuid) -> Result<(Vec<Uuid>, i64), Error> {
+        Ok((Vec::new(), 0))
+    }
+
+    async fn delete_profile(&self, _id: Uuid) -> Result<bool, Error> {
+        Ok(false)
     }
 }
 
@@ -634,6 +671,57 @@ async fn invented_methods_cannot_mint_metric_series() {
     assert!(methods.contains("OTHER"), "{methods:?}");
 }
 
+#[tokio::test]
+async fn profile_routes_validate_their_input() {
+    let (app, _) = app_with(&[], vec![]);
+    let create = |body: Value| {
+        Request::post("/api/profiles")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, _, body) = send(&app, create(json!({"name": "Fine", "qualityMinChars": 5}))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("qualityMinChars"),
+        "{body}"
+    );
+    let (status, _, body) = send(&app, create(json!({"name": "Fine"}))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("CONFLICT"))
+    );
+
+    let (status, _, body) = send(&app, get("/api/profiles?includeArchived=maybe")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("VALIDATION_ERROR"))
+    );
+    let (status, _, body) = send(&app, get("/api/profiles/active")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
+    );
+    for uri in [
+        "/api/profiles/not-a-uuid/activate",
+        &format!("/api/profiles/{}/archive", Uuid::new_v4()),
+    ] {
+        let request = Request::put(uri).body(Body::empty()).unwrap();
+        let (status, _, body) = send(&app, request).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NOT_FOUND")),
+            "{uri}"
+        );
+    }
+}
+
 fn upload(filename: &str, bytes: &[u8]) -> Request<Body> {
     let mut body = format!(
         "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
@@ -735,7 +823,9 @@ fn methods_of(item: &utoipa::openapi::PathItem) -> [(&'static str, bool); 5] {
 /// every method a path does not document is refused.
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_routes_served() {
-    let app = app();
+    // Five methods a path: more requests than the default rate limit allows.
+    let keys = format!("{KEY_1},{KEY_2}");
+    let (app, _) = app_with(&[("API_KEY", &keys), ("RATE_LIMIT_MAX", "1000")], vec![]);
     let document = ragbase::http::openapi();
     let served: BTreeSet<String> = served_paths(&app)
         .into_iter()
