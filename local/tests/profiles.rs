@@ -26,6 +26,17 @@ async fn delete(api: &Api, id: &Value, body: Value) -> (u16, Value) {
     api.send(Method::DELETE, &path, &body).await
 }
 
+/// A 400 `BAD_REQUEST` whose message says `why`.
+fn refused((status, answer): (u16, Value), why: &str) {
+    assert_eq!(
+        (status, &answer["error"]),
+        (400, &json!("BAD_REQUEST")),
+        "{answer}"
+    );
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains(why), "{message}");
+}
+
 async fn names(api: &Api, path: &str) -> Vec<String> {
     let (status, listed) = api.get(path).await;
     assert_eq!(status, 200, "{listed}");
@@ -76,9 +87,9 @@ async fn profiles_are_created_and_duplicated_as_the_original_allowed(backend: Te
         .await;
     assert_eq!((status, &taken["error"]), (409, &json!("CONFLICT")));
     for invalid in [json!({}), json!({"name": "Test", "documentChunkSize": 50})] {
-        let (status, refused) = api.send(Method::POST, "/api/profiles", &invalid).await;
+        let (status, answer) = api.send(Method::POST, "/api/profiles", &invalid).await;
         assert_eq!(
-            (status, &refused["error"]),
+            (status, &answer["error"]),
             (400, &json!("VALIDATION_ERROR")),
             "{invalid}"
         );
@@ -132,17 +143,10 @@ async fn only_one_profile_is_active_and_only_an_archived_one_is_deleted(backend:
     let api = Api::start(&backend, &[]).await;
     let (_, active) = api.get("/api/profiles/active").await;
     let default = active["profile"]["id"].clone();
-    let (status, refused) = put(&api, &default, "archive").await;
-    assert_eq!(status, 400);
-    assert!(
-        refused["message"].as_str().unwrap().contains("default"),
-        "{refused}"
-    );
-    let (status, refused) = delete(&api, &default, json!({"confirmed": true})).await;
-    assert_eq!(status, 400);
-    assert!(
-        refused["message"].as_str().unwrap().contains("default"),
-        "{refused}"
+    refused(put(&api, &default, "archive").await, "default");
+    refused(
+        delete(&api, &default, json!({"confirmed": true})).await,
+        "default",
     );
 
     let next = create(&api, json!({"name": "Next"})).await["id"].clone();
@@ -160,25 +164,16 @@ async fn only_one_profile_is_active_and_only_an_archived_one_is_deleted(backend:
         .collect();
     assert_eq!(actives.len(), 1, "{listed}");
     assert_eq!(actives[0]["id"], next);
-    let (status, refused) = put(&api, &next, "archive").await;
-    assert_eq!(status, 400);
-    assert!(
-        refused["message"].as_str().unwrap().contains("active"),
-        "{refused}"
-    );
-    let (status, refused) = delete(&api, &next, json!({"confirmed": true})).await;
-    assert_eq!(status, 400);
-    assert!(
-        refused["message"].as_str().unwrap().contains("active"),
-        "{refused}"
+    refused(put(&api, &next, "archive").await, "active");
+    refused(
+        delete(&api, &next, json!({"confirmed": true})).await,
+        "active",
     );
 
     let old = create(&api, json!({"name": "Old"})).await["id"].clone();
-    let (status, refused) = delete(&api, &old, json!({"confirmed": true})).await;
-    assert_eq!(status, 400);
-    assert!(
-        refused["message"].as_str().unwrap().contains("archived"),
-        "{refused}"
+    refused(
+        delete(&api, &old, json!({"confirmed": true})).await,
+        "archived",
     );
     assert_eq!(
         put(&api, &old, "unarchive").await.0,
@@ -193,12 +188,7 @@ async fn only_one_profile_is_active_and_only_an_archived_one_is_deleted(backend:
     assert!(!names(&api, "/api/profiles").await.contains(&"Old".into()));
     let everything = names(&api, "/api/profiles?includeArchived=true").await;
     assert!(everything.contains(&"Old".into()), "{everything:?}");
-    let (status, refused) = put(&api, &old, "activate").await;
-    assert_eq!(status, 400);
-    assert!(
-        refused["message"].as_str().unwrap().contains("archived"),
-        "{refused}"
-    );
+    refused(put(&api, &old, "activate").await, "archived");
     let (status, restored) = put(&api, &old, "unarchive").await;
     assert_eq!(
         (status, &restored["profile"]["isArchived"]),
