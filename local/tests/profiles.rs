@@ -123,6 +123,23 @@ async fn profiles_are_created_and_duplicated_as_the_original_allowed(backend: Te
         .send(Method::POST, &path, &json!({"name": "Custom Clone"}))
         .await;
     assert_eq!(named["profile"]["name"], "Custom Clone");
+    let longest = json!({"name": "n".repeat(100)});
+    let (status, long) = api.send(Method::POST, &path, &longest).await;
+    assert_eq!(status, 201, "{long}");
+    let (status, taken) = api.send(Method::POST, &path, &longest).await;
+    assert_eq!(
+        (status, &taken["error"]),
+        (409, &json!("CONFLICT")),
+        "no room for a version"
+    );
+    let long_id = long["profile"]["id"].as_str().unwrap();
+    let long_path = format!("/api/profiles/{long_id}/duplicate");
+    let (status, taken) = api.send(Method::POST, &long_path, &json!(null)).await;
+    assert_eq!(
+        (status, &taken["error"]),
+        (409, &json!("CONFLICT")),
+        "{taken}"
+    );
     let missing = "/api/profiles/00000000-0000-4000-8000-00000000abcd/duplicate";
     assert_eq!(api.send(Method::POST, missing, &json!({})).await.0, 404);
     assert_eq!(
@@ -133,7 +150,7 @@ async fn profiles_are_created_and_duplicated_as_the_original_allowed(backend: Te
     );
 
     let listed = names(&api, "/api/profiles").await;
-    assert_eq!(listed.len(), 6, "{listed:?}");
+    assert_eq!(listed.len(), 7, "{listed:?}");
     assert_eq!(listed[0], "Default", "the default and active profile first");
 }
 

@@ -43,21 +43,30 @@ pub async fn duplicate(
     name: Option<String>,
 ) -> Result<Profile, Error> {
     let source = found(store, id).await?;
+    let mut versioned = name.is_none();
     let mut copy = NewProfile {
         name: name.unwrap_or_else(|| next_version_name(&source.name)),
         description: source.description,
         settings: source.settings,
     };
     for _ in 0..DUPLICATE_NAMES {
-        copy.validate()?;
+        if let Err(invalid) = copy.validate() {
+            // Only the name can be wrong: a versioned one that grew too long is no free name.
+            return Err(if versioned { no_free_name() } else { invalid });
+        }
         match store.create_profile(&copy).await {
-            Err(Error::Conflict(_)) => copy.name = next_version_name(&copy.name),
+            Err(Error::Conflict(_)) => {
+                copy.name = next_version_name(&copy.name);
+                versioned = true;
+            }
             created => return created,
         }
     }
-    Err(Error::Conflict(format!(
-        "No free name found after {DUPLICATE_NAMES} versions; give the copy a name"
-    )))
+    Err(no_free_name())
+}
+
+fn no_free_name() -> Error {
+    Error::Conflict("No free name found for the copy; give it another name".into())
 }
 
 /// Makes `id` the active profile, and every other one inactive.

@@ -21,34 +21,86 @@ pub const DEFAULT_PROFILE_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProfileSettings {
-    pub pdf_converter: String,
-    pub pdf_ocr_mode: String,
+    pub pdf_converter: PdfConverter,
+    pub pdf_ocr_mode: OcrMode,
+    #[schema(max_length = 100)]
     pub pdf_ocr_languages: String,
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(deserialize_with = "whole")]
     pub conversion_table_rows: u32,
+    #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "whole")]
     pub conversion_table_cols: u32,
+    #[schema(minimum = 1, maximum = 1000)]
+    #[serde(deserialize_with = "whole")]
     pub max_file_size_mb: u32,
     /// Characters; the quality score's ideal chunk length.
+    #[schema(minimum = 100, maximum = 10000)]
+    #[serde(deserialize_with = "whole")]
     pub document_chunk_size: u32,
+    #[schema(minimum = 0, maximum = 1000)]
+    #[serde(deserialize_with = "whole")]
     pub document_chunk_overlap: u32,
+    #[schema(minimum = 1, maximum = 6)]
+    #[serde(deserialize_with = "whole")]
     pub document_header_levels: u32,
+    #[schema(minimum = 50, maximum = 2000)]
+    #[serde(deserialize_with = "whole")]
     pub presentation_min_chunk: u32,
+    #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "whole")]
     pub tabular_rows_per_chunk: u32,
     /// A chunk shorter than this is `TOO_SHORT`.
+    #[schema(minimum = 10, maximum = 500)]
+    #[serde(deserialize_with = "whole")]
     pub quality_min_chars: u32,
     /// A chunk longer than this is `TOO_LONG`.
+    #[schema(minimum = 500, maximum = 10000)]
+    #[serde(deserialize_with = "whole")]
     pub quality_max_chars: u32,
     /// What each quality flag takes off the score's flag part.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub quality_penalty_per_flag: f64,
     pub auto_fix_enabled: bool,
+    #[schema(minimum = 0, maximum = 10)]
+    #[serde(deserialize_with = "whole")]
     pub auto_fix_max_passes: u32,
+}
+
+/// JSON has no integers apart from other numbers: `1500.0` is 1500, as clients' schema
+/// validators read it.
+fn whole<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = f64::deserialize(deserializer)?;
+    if number.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&number) {
+        Ok(number as u32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{number} is not a whole number of at least 0"
+        )))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PdfConverter {
+    Pymupdf,
+    Docling,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OcrMode {
+    Auto,
+    Force,
+    Never,
 }
 
 impl Default for ProfileSettings {
     fn default() -> Self {
         let quality = QualityRules::DEFAULT;
         Self {
-            pdf_converter: "pymupdf".into(),
-            pdf_ocr_mode: "auto".into(),
+            pdf_converter: PdfConverter::Pymupdf,
+            pdf_ocr_mode: OcrMode::Auto,
             pdf_ocr_languages: "en".into(),
             conversion_table_rows: 35,
             conversion_table_cols: 20,
@@ -78,25 +130,14 @@ impl ProfileSettings {
         }
     }
 
-    /// The original's bounds on each setting a client may choose.
+    /// The original's bounds on each setting a client may choose (its schema states them too:
+    /// a test holds the two alike).
     pub fn validate(&self) -> Result<(), Error> {
-        let choices: [(&str, &str, &[&str]); 2] = [
-            ("pdfConverter", &self.pdf_converter, &["pymupdf", "docling"]),
-            (
-                "pdfOcrMode",
-                &self.pdf_ocr_mode,
-                &["auto", "force", "never"],
-            ),
-        ];
-        for (name, value, allowed) in choices {
-            if !allowed.contains(&value) {
-                return Err(invalid(name, &format!("one of {}", allowed.join(", "))));
-            }
-        }
         if self.pdf_ocr_languages.chars().count() > 100 {
             return Err(invalid("pdfOcrLanguages", "at most 100 characters"));
         }
         let ranges = [
+            ("maxFileSizeMb", self.max_file_size_mb, 1, 1000),
             ("conversionTableRows", self.conversion_table_rows, 1, 1000),
             ("conversionTableCols", self.conversion_table_cols, 1, 100),
             ("documentChunkSize", self.document_chunk_size, 100, 10_000),
@@ -194,6 +235,46 @@ pub struct ProfileDeletion {
 mod tests {
     use super::*;
 
+    /// Settings with `name` set to `value`, if they deserialize.
+    fn with(name: &str, value: f64) -> Option<ProfileSettings> {
+        let mut json = serde_json::to_value(ProfileSettings::default()).unwrap();
+        json[name] = if value.fract() == 0.0 {
+            serde_json::json!(value as i64)
+        } else {
+            serde_json::json!(value)
+        };
+        serde_json::from_value(json).ok()
+    }
+
+    /// Clients read the bounds from the schema and are refused by `validate`: both must agree.
+    #[test]
+    fn the_schema_states_the_bounds_that_validation_enforces() {
+        let schema = <ProfileSettings as utoipa::PartialSchema>::schema();
+        let schema = serde_json::to_value(schema).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        let mut bounded = 0;
+        for (name, property) in properties {
+            let (Some(low), Some(high)) =
+                (property["minimum"].as_f64(), property["maximum"].as_f64())
+            else {
+                continue;
+            };
+            bounded += 1;
+            for inside in [low, high] {
+                assert!(
+                    with(name, inside).unwrap().validate().is_ok(),
+                    "{name} = {inside}"
+                );
+            }
+            let step = if high <= 1.0 { 0.5 } else { 1.0 };
+            for outside in [low - step, high + step] {
+                let refused = with(name, outside).is_none_or(|s| s.validate().is_err());
+                assert!(refused, "{name} = {outside} is accepted");
+            }
+        }
+        assert_eq!(bounded, 12, "{properties:?}");
+    }
+
     #[test]
     fn duplicates_are_versioned() {
         assert_eq!(next_version_name("Default"), "Default v2");
@@ -212,16 +293,8 @@ mod tests {
         };
         let err = small.validate().unwrap_err().to_string();
         assert!(err.contains("documentChunkSize"), "{err}");
-        let ocr = ProfileSettings {
-            pdf_ocr_mode: "sometimes".into(),
-            ..Default::default()
-        };
-        assert!(ocr.validate().is_err());
-        let penalty = ProfileSettings {
-            quality_penalty_per_flag: 1.5,
-            ..Default::default()
-        };
-        assert!(penalty.validate().is_err());
+        let ocr = serde_json::from_str::<ProfileSettings>(r#"{"pdfOcrMode": "sometimes"}"#);
+        assert!(ocr.is_err());
         let unnamed = NewProfile {
             name: String::new(),
             description: None,
@@ -235,6 +308,9 @@ mod tests {
         let settings: ProfileSettings =
             serde_json::from_str(r#"{"documentChunkSize": 800}"#).unwrap();
         assert_eq!(settings.document_chunk_size, 800);
+        let whole: ProfileSettings = serde_json::from_str(r#"{"qualityMinChars": 100.0}"#).unwrap();
+        assert_eq!(whole.quality_min_chars, 100);
+        assert!(serde_json::from_str::<ProfileSettings>(r#"{"qualityMinChars": 99.5}"#).is_err());
         assert_eq!(settings.quality_min_chars, 500);
         let rules = settings.quality_rules();
         assert_eq!((rules.min_chars, rules.ideal_chars), (500, 800));

@@ -73,6 +73,7 @@ impl Modify for SharedParts {
             let operations = [
                 &mut item.get,
                 &mut item.post,
+                &mut item.put,
                 &mut item.patch,
                 &mut item.delete,
             ];

@@ -111,6 +111,7 @@ pub async fn create(
         (status = 201, description = "The copy", body = ProfileEnvelope),
         (status = 400, description = "`VALIDATION_ERROR`", body = ErrorBody),
         (status = 404, description = "`NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: no free name", body = ErrorBody),
     ))]
 pub async fn duplicate(
     State(state): State<AppState>,

@@ -82,10 +82,10 @@ pub struct ProfileListParams {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateProfileBody {
-    /// 1 to 100 characters, unique.
-    #[schema(example = "Short chunks")]
+    /// Unique.
+    #[schema(example = "Short chunks", min_length = 1, max_length = 100)]
     name: String,
-    /// At most 500 characters.
+    #[schema(max_length = 500)]
     description: Option<String>,
     #[serde(flatten)]
     settings: ProfileSettings,
@@ -106,6 +106,7 @@ impl From<CreateProfileBody> for NewProfile {
 pub struct DuplicateProfileBody {
     /// The copy's name (also read as `newName`); by default the source's, versioned ("Default v2").
     #[serde(alias = "newName")]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
 }
 
