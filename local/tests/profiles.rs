@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{TestBackend, api::Api, on_each_backend};
+use support::{
+    TestBackend,
+    api::{Api, KEY},
+    on_each_backend,
+};
 
 async fn create(api: &Api, body: Value) -> Value {
     let (status, created) = api.send(Method::POST, "/api/profiles", &body).await;
@@ -95,6 +99,16 @@ async fn profiles_are_created_and_duplicated_as_the_original_allowed(backend: Te
         );
     }
 
+    let nul = create(
+        &api,
+        json!({"name": "Nul\u{0}name", "description": "\u{0}"}),
+    )
+    .await;
+    assert_eq!(
+        nul["name"], "Nul\u{FFFD}name",
+        "PostgreSQL refuses NUL in text"
+    );
+
     let source = create(
         &api,
         json!({"name": "Source", "documentChunkSize": 800, "documentChunkOverlap": 80,
@@ -150,7 +164,7 @@ async fn profiles_are_created_and_duplicated_as_the_original_allowed(backend: Te
     );
 
     let listed = names(&api, "/api/profiles").await;
-    assert_eq!(listed.len(), 7, "{listed:?}");
+    assert_eq!(listed.len(), 8, "{listed:?}");
     assert_eq!(listed[0], "Default", "the default and active profile first");
 }
 
@@ -311,4 +325,39 @@ async fn a_document_is_scored_by_the_profile_it_was_uploaded_under(backend: Test
         200,
         "another profile's document stays"
     );
+}
+
+on_each_backend!(concurrent_activations_leave_one_active_profile_and_no_errors);
+
+async fn concurrent_activations_leave_one_active_profile_and_no_errors(backend: TestBackend) {
+    let api = Api::start(&backend, &[]).await;
+    let mut urls = Vec::new();
+    for n in 0..8 {
+        let id = create(&api, json!({"name": format!("Racer {n}")})).await["id"].clone();
+        urls.push(
+            api.server
+                .url(&format!("/api/profiles/{}/activate", id.as_str().unwrap())),
+        );
+    }
+    for round in 0..3 {
+        let mut activations = tokio::task::JoinSet::new();
+        for url in &urls {
+            let request = api.client.put(url).header("x-api-key", KEY);
+            activations.spawn(async move { request.send().await.unwrap().status().as_u16() });
+        }
+        let statuses = activations.join_all().await;
+        // 409: another activation won the race; the client reads the profiles again.
+        assert!(
+            statuses.iter().all(|s| [200, 409].contains(s)),
+            "round {round}: {statuses:?}"
+        );
+        assert!(statuses.contains(&200), "round {round}: {statuses:?}");
+        let (_, listed) = api.get("/api/profiles").await;
+        let actives = listed["profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["isActive"] == true);
+        assert_eq!(actives.count(), 1, "round {round}: {listed}");
+    }
 }

@@ -44,11 +44,8 @@ pub async fn duplicate(
 ) -> Result<Profile, Error> {
     let source = found(store, id).await?;
     let mut versioned = name.is_none();
-    let mut copy = NewProfile {
-        name: name.unwrap_or_else(|| next_version_name(&source.name)),
-        description: source.description,
-        settings: source.settings,
-    };
+    let name = name.unwrap_or_else(|| next_version_name(&source.name));
+    let mut copy = NewProfile::new(name, source.description, source.settings);
     for _ in 0..DUPLICATE_NAMES {
         if let Err(invalid) = copy.validate() {
             // Only the name can be wrong: a versioned one that grew too long is no free name.

@@ -179,6 +179,16 @@ pub struct NewProfile {
 }
 
 impl NewProfile {
+    /// NUL, which PostgreSQL refuses in text, becomes U+FFFD in the name and description.
+    pub fn new(name: String, description: Option<String>, settings: ProfileSettings) -> Self {
+        let visible = |text: String| text.replace('\0', "\u{FFFD}");
+        Self {
+            name: visible(name),
+            description: description.map(visible),
+            settings,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), Error> {
         let name = self.name.chars().count();
         if !(1..=100).contains(&name) {
@@ -301,6 +311,15 @@ mod tests {
             settings: ProfileSettings::default(),
         };
         assert!(unnamed.validate().is_err());
+    }
+
+    #[test]
+    fn a_nul_in_a_name_is_replaced() {
+        let new = NewProfile::new("a\0b".into(), Some("\0".into()), ProfileSettings::default());
+        assert_eq!(
+            (new.name.as_str(), new.description.as_deref()),
+            ("a\u{FFFD}b", Some("\u{FFFD}"))
+        );
     }
 
     #[test]

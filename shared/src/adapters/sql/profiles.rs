@@ -142,8 +142,13 @@ impl ProfileStore for Store {
         )
         .bind(id)
         .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        .await;
+        // A concurrent activation committed after this one's first step: its profile is the
+        // active one, which the unique index keeps single. This one changed nothing.
+        let activated = match activated {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
+            other => other.map_err(db_error)?,
+        };
         if activated.rows_affected() == 0 {
             return Ok(false); // rolled back on drop
         }

@@ -93,11 +93,7 @@ pub struct CreateProfileBody {
 
 impl From<CreateProfileBody> for NewProfile {
     fn from(b: CreateProfileBody) -> Self {
-        Self {
-            name: b.name,
-            description: b.description,
-            settings: b.settings,
-        }
+        Self::new(b.name, b.description, b.settings)
     }
 }
 
