@@ -55,9 +55,9 @@ async function uploadSearchAndCite() {
   await dropSamples(page);
   await page.waitForFunction((n) => document.querySelectorAll("#uploads .status-COMPLETED").length === n,
     samples.length, { timeout: 180_000 });
-  await page.waitForFunction((n) => document.querySelectorAll("#document-table tbody tr").length === n,
-    samples.length);
-  assert.match(await page.textContent("#counts"), new RegExp(`Completed ${samples.length}`));
+  // The list reloads 150 ms after the last event: wait for it rather than read it at once.
+  await page.waitForFunction((n) => document.querySelectorAll("#document-table tbody tr").length === n
+    && document.querySelector("#counts").textContent.includes(`Completed ${n}`), samples.length);
   await shot(page, "documents.png");
 
   await page.getByRole("link", { name: "Search" }).click();
