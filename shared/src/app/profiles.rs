@@ -25,6 +25,19 @@ fn refuse(why: &str) -> Error {
     Error::NotPermitted(why.into())
 }
 
+/// The default and the active profile are never archived or deleted.
+fn refuse_in_use(profile: &Profile, action: &str) -> Result<(), Error> {
+    if profile.is_default {
+        return Err(refuse(&format!("Cannot {action} the default profile")));
+    }
+    if profile.is_active {
+        return Err(refuse(&format!(
+            "Cannot {action} the active profile. Activate another profile first."
+        )));
+    }
+    Ok(())
+}
+
 /// Another request changed the profile between the check and the change.
 fn changed_meanwhile() -> Error {
     Error::Conflict("The profile changed meanwhile; read it again and retry".into())
@@ -80,15 +93,7 @@ pub async fn activate(store: &dyn ProfileStore, id: Uuid) -> Result<Profile, Err
 }
 
 pub async fn archive(store: &dyn ProfileStore, id: Uuid) -> Result<Profile, Error> {
-    let profile = found(store, id).await?;
-    if profile.is_default {
-        return Err(refuse("Cannot archive the default profile"));
-    }
-    if profile.is_active {
-        return Err(refuse(
-            "Cannot archive the active profile. Activate another profile first.",
-        ));
-    }
+    refuse_in_use(&found(store, id).await?, "archive")?;
     if !store.set_archived(id, true).await? {
         return Err(changed_meanwhile());
     }
@@ -114,14 +119,7 @@ pub async fn delete(
     confirmed: bool,
 ) -> Result<ProfileDeletion, Error> {
     let profile = found(profiles, id).await?;
-    if profile.is_default {
-        return Err(refuse("Cannot delete the default profile"));
-    }
-    if profile.is_active {
-        return Err(refuse(
-            "Cannot delete the active profile. Activate another profile first.",
-        ));
-    }
+    refuse_in_use(&profile, "delete")?;
     if !profile.is_archived {
         return Err(refuse(
             "Profile must be archived before deletion. Archive it first.",

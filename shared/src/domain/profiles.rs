@@ -3,16 +3,14 @@
 //! active when it arrived. Profiles are never edited, only duplicated, so a document's settings
 //! are its profile's for as long as it exists.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::chunk_quality::QualityRules;
 use crate::Error;
-
-/// The default profile, which the migrations create and which can be neither archived nor
-/// deleted.
-pub const DEFAULT_PROFILE_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
 
 /// A profile's settings, in the original's names and with its defaults: stored, and sent to
 /// clients, as this JSON, in which a missing setting takes its default. Only the quality
@@ -130,41 +128,51 @@ impl ProfileSettings {
         }
     }
 
-    /// The original's bounds on each setting a client may choose (its schema states them too:
-    /// a test holds the two alike).
+    /// The original's bounds on each setting a client may choose, as the schema's attributes
+    /// above declare them (clients read them there too).
     pub fn validate(&self) -> Result<(), Error> {
-        if self.pdf_ocr_languages.chars().count() > 100 {
-            return Err(invalid("pdfOcrLanguages", "at most 100 characters"));
-        }
-        let ranges = [
-            ("maxFileSizeMb", self.max_file_size_mb, 1, 1000),
-            ("conversionTableRows", self.conversion_table_rows, 1, 1000),
-            ("conversionTableCols", self.conversion_table_cols, 1, 100),
-            ("documentChunkSize", self.document_chunk_size, 100, 10_000),
-            ("documentChunkOverlap", self.document_chunk_overlap, 0, 1000),
-            ("documentHeaderLevels", self.document_header_levels, 1, 6),
-            (
-                "presentationMinChunk",
-                self.presentation_min_chunk,
-                50,
-                2000,
-            ),
-            ("tabularRowsPerChunk", self.tabular_rows_per_chunk, 1, 100),
-            ("qualityMinChars", self.quality_min_chars, 10, 500),
-            ("qualityMaxChars", self.quality_max_chars, 500, 10_000),
-            ("autoFixMaxPasses", self.auto_fix_max_passes, 0, 10),
-        ];
-        for (name, value, low, high) in ranges {
-            if !(low..=high).contains(&value) {
-                return Err(invalid(name, &format!("from {low} to {high}")));
+        let json = serde_json::to_value(self)
+            .map_err(|e| Error::Internal(format!("cannot encode the settings: {e}")))?;
+        for bound in BOUNDS.iter() {
+            let value = &json[&bound.name];
+            if let (Some(n), Some((low, high))) = (value.as_f64(), bound.range)
+                && !(low..=high).contains(&n)
+            {
+                return Err(invalid(&bound.name, &format!("from {low} to {high}")));
             }
-        }
-        if !(0.0..=1.0).contains(&self.quality_penalty_per_flag) {
-            return Err(invalid("qualityPenaltyPerFlag", "from 0 to 1"));
+            if let (Some(text), Some(most)) = (value.as_str(), bound.max_length)
+                && text.chars().count() > most
+            {
+                return Err(invalid(&bound.name, &format!("at most {most} characters")));
+            }
         }
         Ok(())
     }
 }
+
+/// A setting's bounds, read from `ProfileSettings`' schema.
+struct Bound {
+    name: String,
+    range: Option<(f64, f64)>,
+    max_length: Option<usize>,
+}
+
+static BOUNDS: LazyLock<Vec<Bound>> = LazyLock::new(|| {
+    let schema = serde_json::to_value(<ProfileSettings as utoipa::PartialSchema>::schema())
+        .expect("a schema is JSON");
+    let properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    properties
+        .into_iter()
+        .map(|(name, p)| Bound {
+            range: p["minimum"].as_f64().zip(p["maximum"].as_f64()),
+            max_length: p["maxLength"].as_u64().map(|n| n as usize),
+            name,
+        })
+        .collect()
+});
 
 fn invalid(name: &str, allowed: &str) -> Error {
     Error::Validation(format!("{name} must be {allowed}"))
@@ -256,9 +264,8 @@ mod tests {
         serde_json::from_value(json).ok()
     }
 
-    /// Clients read the bounds from the schema and are refused by `validate`: both must agree.
     #[test]
-    fn the_schema_states_the_bounds_that_validation_enforces() {
+    fn validation_enforces_the_bounds_the_schema_states() {
         let schema = <ProfileSettings as utoipa::PartialSchema>::schema();
         let schema = serde_json::to_value(schema).unwrap();
         let properties = schema["properties"].as_object().unwrap();
@@ -283,6 +290,16 @@ mod tests {
             }
         }
         assert_eq!(bounded, 12, "{properties:?}");
+        let long = ProfileSettings {
+            pdf_ocr_languages: "x".repeat(101),
+            ..Default::default()
+        };
+        assert!(
+            long.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("pdfOcrLanguages")
+        );
     }
 
     #[test]
