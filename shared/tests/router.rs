@@ -698,6 +698,24 @@ async fn profile_routes_validate_their_input() {
         (StatusCode::CONFLICT, Some("CONFLICT"))
     );
 
+    let duplicate = |body: &'static str| {
+        let uri = format!("/api/profiles/{}/duplicate", Uuid::new_v4());
+        let json = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+        json.body(Body::from(body)).unwrap()
+    };
+    let (status, _, body) = send(&app, duplicate("[null]")).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("The JSON body must be an object")
+        )
+    );
+    for none in ["", "null", "{}"] {
+        let (status, _, _) = send(&app, duplicate(none)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{none:?}: read as no body");
+    }
+
     let (status, _, body) = send(&app, get("/api/profiles?includeArchived=maybe")).await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -39,10 +39,16 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
-        // `null` is no body too.
-        serde_json::from_slice::<Option<T>>(&bytes)
-            .map(|body| Self(body.unwrap_or_default()))
-            .map_err(|e| Error::Validation(format!("Invalid JSON body: {e}")).into())
+        let invalid = |e: serde_json::Error| Error::Validation(format!("Invalid JSON body: {e}"));
+        // `null` is no body too; anything else must be an object (serde would also read a
+        // struct from an array).
+        match serde_json::from_slice(&bytes).map_err(invalid)? {
+            serde_json::Value::Null => Ok(Self(T::default())),
+            object @ serde_json::Value::Object(_) => {
+                Ok(Self(serde_json::from_value(object).map_err(invalid)?))
+            }
+            _ => Err(Error::Validation("The JSON body must be an object".into()).into()),
+        }
     }
 }
 
