@@ -36,7 +36,7 @@ fn document_ids(results: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-on_each_backend!(the_right_passage_comes_first_and_hidden_documents_never_come_back);
+on_each_backend!(keyword_paths: the_right_passage_comes_first_and_hidden_documents_never_come_back);
 
 async fn the_right_passage_comes_first_and_hidden_documents_never_come_back(backend: TestBackend) {
     let api = Api::start(&backend, &[]).await;
@@ -194,10 +194,19 @@ async fn the_right_passage_comes_first_and_hidden_documents_never_come_back(back
 
 /// Thousands of chunks nearer the query than any the filter allows: the HNSW walk alone, with a
 /// tiny `ef_search`, would find none of the allowed ones; iterative scans must still fill `topK`.
-/// (PostgreSQL only: the embedded store's search is exact, so it cannot miss them.)
+/// Their text holds the question's words too, so the BM25 index's first windows hold none of
+/// the allowed chunks either. (PostgreSQL only: the embedded store's search is exact.)
 #[tokio::test]
 async fn filtered_searches_still_fill_top_k() {
-    let backend = TestBackend::postgres().await;
+    filtered_searches_fill_top_k(TestBackend::postgres().await).await;
+}
+
+#[tokio::test]
+async fn filtered_searches_still_fill_top_k_on_portable_keywords() {
+    filtered_searches_fill_top_k(TestBackend::postgres_portable().await).await;
+}
+
+async fn filtered_searches_fill_top_k(backend: TestBackend) {
     let TestBackend::Postgres(db) = &backend else {
         unreachable!()
     };
@@ -224,7 +233,7 @@ async fn filtered_searches_still_fill_top_k() {
          SELECT gen_random_uuid(), \
                 CASE WHEN i <= 3000 THEN '00000000-0000-0000-0000-000000000001'::uuid \
                      ELSE '00000000-0000-0000-0000-000000000002'::uuid END, \
-                i, 'alpha beta chunk ' || i, \
+                i, CASE WHEN i <= 3000 THEN 'alpha beta gamma alpha beta crowd ' ELSE 'alpha beta ' END || i, \
                 CASE WHEN i <= 3000 THEN $1 ELSE $2 END \
                   + (SELECT array_agg(random() * 0.02 - 0.01)::vector FROM generate_series(1, 384) WHERE i > 0), \
                 0, 1, 1 \
@@ -257,4 +266,71 @@ async fn filtered_searches_still_fill_top_k() {
             );
         }
     }
+}
+
+/// The keyword side on pg_textsearch's index is the index's own BM25 ranking of the chunks that
+/// the filters allow, though the best-ranked chunks belong to a disabled document and to another
+/// format (the first windows of ranked ids hold none that the filters allow).
+#[tokio::test]
+async fn bm25_keyword_ranks_are_the_index_ranks_after_filters() {
+    let backend = TestBackend::postgres().await;
+    let TestBackend::Postgres(db) = &backend else {
+        unreachable!()
+    };
+    let api = Api::start(&backend, &[]).await;
+    let mut conn = db.connect().await;
+    sqlx::raw_sql(
+        "INSERT INTO documents (id, filename, format, file_size, content_hash, status, is_active) VALUES \
+           ('00000000-0000-0000-0000-00000000000a', 'hidden.txt', 'txt', 1, sha256('a'), 'COMPLETED', false), \
+           ('00000000-0000-0000-0000-00000000000b', 'notes.md', 'md', 1, sha256('b'), 'COMPLETED', true), \
+           ('00000000-0000-0000-0000-00000000000c', 'other.txt', 'txt', 1, sha256('c'), 'COMPLETED', true); \
+         INSERT INTO chunks (id, document_id, chunk_index, content, embedding, char_start, char_end, token_count) \
+         SELECT gen_random_uuid(), \
+                CASE WHEN i <= 1500 THEN '00000000-0000-0000-0000-00000000000a'::uuid \
+                     WHEN i % 2 = 0 THEN '00000000-0000-0000-0000-00000000000b'::uuid \
+                     ELSE '00000000-0000-0000-0000-00000000000c'::uuid END, \
+                i, \
+                repeat('lift ', CASE WHEN i <= 1500 THEN 9 ELSE i % 7 + 1 END) \
+                  || repeat('drag ', i % 5 + 1) || repeat('filler ', i % 11) || i, \
+                (SELECT array_agg(random() - 0.5)::vector FROM generate_series(1, 384) WHERE i > 0), \
+                0, 1, 10 \
+         FROM generate_series(1, 2300) i; \
+         ANALYZE chunks; ANALYZE documents",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let answer = query(
+        &api,
+        json!({"query": "lift drag", "mode": "hybrid", "alpha": 0, "topK": 100, "formats": ["md"]}),
+    )
+    .await;
+    let ids: Vec<uuid::Uuid> = answer
+        .iter()
+        .map(|r| r["chunkId"].as_str().unwrap().parse().unwrap())
+        .collect();
+    // Scored outside the index (`+ 0`), over exactly the chunks the filters allow.
+    let score = "(c.content <@> to_bm25query('lift drag', 'chunks_content_bm25_idx')) + 0";
+    let exact: Vec<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {score} FROM chunks c JOIN documents d ON d.id = c.document_id \
+         WHERE d.format = 'md' AND d.is_active ORDER BY 1 LIMIT 100"
+    )))
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let returned: Vec<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {score} FROM unnest($1::uuid[]) WITH ORDINALITY r(id, n) JOIN chunks c ON c.id = r.id \
+         ORDER BY r.n"
+    )))
+    .bind(&ids)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(returned.len(), 100);
+    // Equal scores may come in either order; the scores, rank by rank, may not differ.
+    let differ = |a: &f64, b: &f64| (a - b).abs() > 1e-9;
+    assert!(
+        !returned.iter().zip(&exact).any(|(a, b)| differ(a, b)),
+        "returned {returned:?}\nexact {exact:?}"
+    );
 }

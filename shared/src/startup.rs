@@ -188,5 +188,6 @@ async fn connect(config: &Config, migrate: bool) -> Result<Backends, Error> {
              run `ragbase migrate` first, or start with `ragbase serve --migrate`"
         )));
     }
+    postgres.keyword_path().await?;
     Ok(backends)
 }

@@ -41,7 +41,8 @@ impl Backends {
                     url,
                     config.store.hnsw_ef_search,
                     config.store.statement_timeout,
-                )?;
+                )?
+                .with_keyword_index(config.store.keyword_index);
                 readiness.push(Arc::new(postgres.clone()));
                 (Arc::new(postgres.clone()), Some(postgres), None)
             }

@@ -34,8 +34,16 @@ pub enum TestBackend {
 }
 
 impl TestBackend {
+    /// PostgreSQL ranking keywords by pg_textsearch's index, required (local/services has it).
     pub async fn postgres() -> Self {
         Self::Postgres(TestDb::create().await)
+    }
+
+    /// PostgreSQL ranking keywords in SQL, as where the extension cannot be loaded.
+    pub async fn postgres_portable() -> Self {
+        let mut db = TestDb::create().await;
+        db.keyword_index = "portable";
+        Self::Postgres(db)
     }
 
     pub fn embedded() -> Self {
@@ -52,7 +60,10 @@ impl TestBackend {
     /// The server environment that selects this backend.
     pub fn env(&self) -> Vec<(&str, &str)> {
         match self {
-            Self::Postgres(db) => vec![("DATABASE_URL", db.url.as_str())],
+            Self::Postgres(db) => vec![
+                ("DATABASE_URL", db.url.as_str()),
+                ("KEYWORD_INDEX", db.keyword_index),
+            ],
             // An empty REDIS_URL is unset: the embedded queue and rate limits.
             Self::Embedded(folder) => vec![
                 ("RAGBASE_DATA_DIR", folder.path.to_str().unwrap()),
@@ -325,18 +336,30 @@ impl TestBackend {
 #[allow(unused_macros)] // some test binaries have no contract tests
 macro_rules! on_each_backend {
     ($($test:ident),+ $(,)?) => {$(
+        crate::support::on_each_backend!(@with [] $test);
+    )+};
+    // Searches run on PostgreSQL's portable keyword ranking too.
+    (keyword_paths: $($test:ident),+ $(,)?) => {$(
+        crate::support::on_each_backend!(@with [postgres_portable] $test);
+    )+};
+    (@with [$($extra:ident)?] $test:ident) => {
         mod $test {
             #[tokio::test]
             async fn postgres() {
                 super::$test(crate::support::TestBackend::postgres().await).await
             }
 
+            $(#[tokio::test]
+            async fn $extra() {
+                super::$test(crate::support::TestBackend::$extra().await).await
+            })?
+
             #[tokio::test]
             async fn embedded() {
                 super::$test(crate::support::TestBackend::embedded()).await
             }
         }
-    )+};
+    };
 }
 #[allow(unused_imports)]
 pub(crate) use on_each_backend;

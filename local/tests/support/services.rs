@@ -134,6 +134,8 @@ pub fn free_port() -> u16 {
 /// A database of its own for one test, dropped afterwards.
 pub struct TestDb {
     pub url: String,
+    /// The server's `KEYWORD_INDEX`: `bm25` unless a test asks for `portable`.
+    pub keyword_index: &'static str,
     admin_url: String,
     name: String,
 }
@@ -155,6 +157,7 @@ impl TestDb {
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         Self {
             url: format!("{base}/{name}"),
+            keyword_index: "bm25",
             admin_url: admin_url.to_owned(),
             name,
         }

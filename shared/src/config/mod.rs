@@ -34,6 +34,28 @@ impl LogFormat {
     }
 }
 
+/// Which keyword ranking PostgreSQL searches use (`KEYWORD_INDEX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeywordIndex {
+    /// pg_textsearch's BM25 index where the database has it, else the portable ranking.
+    Auto,
+    /// The BM25 index, required: start-up fails without it.
+    Bm25,
+    /// BM25 computed in SQL over the chunks' tsvector, even where the index exists.
+    Portable,
+}
+
+impl KeywordIndex {
+    fn parse(raw: Option<&str>) -> Result<Self, Error> {
+        match raw {
+            None | Some("auto") => Ok(Self::Auto),
+            Some("bm25") => Ok(Self::Bm25),
+            Some("portable") => Ok(Self::Portable),
+            Some(other) => Err(invalid("KEYWORD_INDEX", other, "auto, bm25 or portable")),
+        }
+    }
+}
+
 /// Which address identifies a client for rate limiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrustProxy {
@@ -96,6 +118,7 @@ pub struct StoreConfig {
     pub hnsw_ef_search: u32,
     /// PostgreSQL's `statement_timeout` for every pooled connection.
     pub statement_timeout: Duration,
+    pub keyword_index: KeywordIndex,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +186,7 @@ impl Config {
                 statement_timeout: Duration::from_millis(
                     vars.number("DATABASE_STATEMENT_TIMEOUT_MS")?,
                 ),
+                keyword_index: KeywordIndex::parse(vars.get("KEYWORD_INDEX").as_deref())?,
             },
             queue: QueueConfig::from_vars(&vars)?,
             model: ModelConfig {
@@ -383,6 +407,7 @@ mod tests {
             ("MAX_DOCUMENT_CHUNKS", "0"),
             ("DATABASE_URL", "not a url"),
             ("SQS_ENDPOINT", "not a url"),
+            ("KEYWORD_INDEX", "lucene"),
         ] {
             let message = error_of(&[(name, value)]);
             assert!(message.starts_with(name), "{name}={value} gave {message:?}");

@@ -141,6 +141,11 @@ pub const VARIABLES: &[Variable] = &[
         (1, 1000),
         "pgvector's candidate list per vector search",
     ),
+    text(
+        "KEYWORD_INDEX",
+        Some("auto"),
+        "PostgreSQL's keyword ranking: bm25 (pg_textsearch's index), portable (SQL), auto (bm25 where it exists)",
+    ),
     number(
         "DATABASE_STATEMENT_TIMEOUT_MS",
         Some("30000"),

@@ -18,6 +18,8 @@ pub const PROCESSING_QUEUE_SIZE: &str = "processing_queue_size";
 pub const EMBEDDING_GENERATION_DURATION_SECONDS: &str = "embedding_generation_duration_seconds";
 /// Beyond the contract: `/ready`'s checks as gauges, for alerting.
 pub const READINESS_CHECK: &str = "readiness_check";
+/// Beyond the contract: the keyword ranking PostgreSQL searches use (`path`: bm25 or portable).
+pub const KEYWORD_INDEX_INFO: &str = "keyword_index_info";
 
 /// The contract's metric families: name, Prometheus type, help.
 const CONTRACT: [(&str, &str, &str); 5] = [
@@ -137,6 +139,10 @@ pub fn describe_contract_metrics() {
     describe_gauge!(
         READINESS_CHECK,
         "1 when the named /ready check passes at scrape time, else 0"
+    );
+    describe_gauge!(
+        KEYWORD_INDEX_INFO,
+        "1 for the keyword ranking PostgreSQL searches use: path bm25 (pg_textsearch) or portable"
     );
     describe_gauge!("tokio_workers", "Worker threads of the async runtime");
     describe_gauge!("tokio_alive_tasks", "Tasks alive in the async runtime");

@@ -1,8 +1,10 @@
 //! PostgreSQL with pgvector: the production `Store`.
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 mod chunk_search;
+mod keyword_index;
+mod keyword_portable;
 // Compiled once per store, over its own driver (see `sql/documents.rs`).
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql/analytics.rs"]
@@ -24,6 +26,8 @@ mod processing;
 mod profiles;
 mod rows;
 
+pub use keyword_index::KeywordPath;
+
 use async_trait::async_trait;
 use pgvector::Vector;
 use sqlx::{
@@ -33,7 +37,7 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use crate::{Error, domain::chunking::Chunk, ports::ReadinessCheck};
+use crate::{Error, config::KeywordIndex, domain::chunking::Chunk, ports::ReadinessCheck};
 
 type Db = Postgres;
 type Store = PgStore;
@@ -43,6 +47,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// What `KEYWORD_INDEX` asks for, and what was decided from it (`keyword_path`).
+    keyword_index: KeywordIndex,
+    keyword_path: Arc<tokio::sync::OnceCell<KeywordPath>>,
 }
 
 fn db_error(err: sqlx::Error) -> Error {
@@ -115,7 +122,17 @@ impl PgStore {
                 })
             })
             .connect_lazy_with(options);
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            keyword_index: KeywordIndex::Auto,
+            keyword_path: Arc::default(),
+        })
+    }
+
+    /// The keyword ranking to use (`KEYWORD_INDEX`); `Auto` unless set.
+    pub fn with_keyword_index(mut self, keyword_index: KeywordIndex) -> Self {
+        self.keyword_index = keyword_index;
+        self
     }
 
     fn reader(&self) -> &PgPool {
@@ -140,9 +157,10 @@ impl PgStore {
 
     fn forget_vectors(&self, _document: Uuid) {}
 
-    /// Applies the pending migrations on a connection of their own, without the statement
-    /// timeout (an index build on a large table may rightly take longer); it is closed after,
-    /// never handed back to the pool without its timeout.
+    /// Applies the pending migrations, then builds the BM25 index where the server offers it,
+    /// on a connection of their own, without the statement timeout (an index build on a large
+    /// table may rightly take longer); it is closed after, never handed back to the pool
+    /// without its timeout.
     pub async fn migrate(&self) -> Result<(), Error> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?.detach();
         conn.execute("SET statement_timeout = 0")
@@ -151,7 +169,11 @@ impl PgStore {
         MIGRATOR
             .run(&mut conn)
             .await
-            .map_err(|e| Error::backend("database", e))
+            .map_err(|e| Error::backend("database", e))?;
+        conn.execute(keyword_index::ENSURE_INDEX)
+            .await
+            .map(drop)
+            .map_err(db_error)
     }
 
     /// Versions of the bundled migrations that this database has not applied.

@@ -1,0 +1,118 @@
+//! Keyword ranking in plain SQL, for PostgreSQL without a BM25 index (Amazon RDS and Aurora
+//! cannot load one): BM25 over the chunks' tsvector, with the corpus statistics the triggers keep.
+
+use pgvector::Vector;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::chunk_search::{fetch_hits, push_searchable};
+use crate::adapters::sql::HIT_COLUMNS;
+use crate::{
+    Error,
+    domain::{
+        query::{Keywords, SearchFilter},
+        ranking::ChunkHit,
+    },
+};
+
+/// The keywords in `websearch_to_tsquery` syntax: the alternatives, and the exclusions.
+pub(super) fn websearch(keywords: &Keywords) -> (String, String) {
+    let quoted = |term: &String| {
+        if Keywords::is_phrase(term) {
+            format!("\"{term}\"")
+        } else {
+            term.clone()
+        }
+    };
+    let any: Vec<String> = keywords.any.iter().map(quoted).collect();
+    let exclude: Vec<String> = keywords
+        .exclude
+        .iter()
+        .map(|t| format!("-{}", quoted(t)))
+        .collect();
+    (any.join(" or "), exclude.join(" "))
+}
+
+/// The tsquery a chunk must match: any alternative, and none of the exclusions.
+pub(super) fn push_tsquery(sql: &mut QueryBuilder<Postgres>, keywords: &Keywords) {
+    let (any, exclude) = websearch(keywords);
+    sql.push("websearch_to_tsquery('english', ")
+        .push_bind(any)
+        .push(")");
+    if !exclude.is_empty() {
+        sql.push(" && websearch_to_tsquery('english', ")
+            .push_bind(exclude)
+            .push(")");
+    }
+}
+
+/// BM25's term-frequency saturation and length normalisation, at their customary values.
+const BM25_K1: f64 = 1.2;
+const BM25_B: f64 = 0.75;
+
+/// Chunks matching the websearch query, ranked by BM25 over the query's lexemes: `ts_rank_cd`
+/// has no inverse document frequency, so a question's common words outweighed its telling ones
+/// (Cranfield nDCG@10: 0.36 with `ts_rank_cd`, 0.51 with BM25; see docs/BENCHMARKS.md).
+pub(super) async fn by_keywords(
+    pool: &PgPool,
+    keywords: &Keywords,
+    vector: &[f32],
+    filter: &SearchFilter,
+    limit: usize,
+) -> Result<Vec<ChunkHit>, Error> {
+    if keywords.any.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = QueryBuilder::new(
+        "WITH corpus AS MATERIALIZED (\
+           SELECT chunks, tokens::float8 / greatest(chunks, 1) AS mean_tokens FROM chunk_totals), \
+         terms AS MATERIALIZED (\
+           SELECT t.lexeme, ln(1 + (corpus.chunks - coalesce(s.chunks, 0) + 0.5) \
+                                   / (coalesce(s.chunks, 0) + 0.5)) AS idf \
+           FROM unnest(tsvector_to_array(to_tsvector('english', ",
+    );
+    let (any, _) = websearch(keywords);
+    sql.push_bind(any).push(
+        "))) AS t(lexeme) CROSS JOIN corpus LEFT JOIN chunk_lexemes s ON s.lexeme = t.lexeme), \
+         q AS MATERIALIZED (SELECT ",
+    );
+    push_tsquery(&mut sql, keywords);
+    // Score every match, keep the best, and only then read their columns and vector distance.
+    sql.push(format_args!(
+        " AS query), \
+         ranked AS MATERIALIZED (\
+           SELECT c.id, (\
+             SELECT sum(t.idf * f.tf * {k1_plus_1} \
+                        / (f.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * c.token_count / corpus.mean_tokens))) \
+             FROM unnest(c.search_vector) v JOIN terms t ON t.lexeme = v.lexeme, \
+                  LATERAL (SELECT coalesce(array_length(v.positions, 1), 1) AS tf) f\
+           ) AS score \
+           FROM chunks c JOIN documents d ON d.id = c.document_id, q, corpus \
+           WHERE c.search_vector @@ q.query AND",
+        k1_plus_1 = BM25_K1 + 1.0
+    ));
+    push_searchable(&mut sql, filter);
+    sql.push(" ORDER BY score DESC, c.id LIMIT ")
+        .push_bind(limit as i64)
+        .push(") SELECT ")
+        .push(HIT_COLUMNS)
+        .push(", c.embedding <=> ")
+        .push_bind(Vector::from(vector.to_vec()))
+        .push(
+            " AS distance FROM ranked r JOIN chunks c ON c.id = r.id \
+             JOIN documents d ON d.id = c.document_id ORDER BY r.score DESC, c.id",
+        );
+    fetch_hits(pool, sql).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_become_websearch_alternatives_and_exclusions() {
+        let k = Keywords::parse(r#"lift -helicopter "propeller slipstream" -"rotor blade""#);
+        let (any, exclude) = websearch(&k);
+        assert_eq!(any, r#"lift or "propeller slipstream""#);
+        assert_eq!(exclude, r#"-helicopter -"rotor blade""#);
+    }
+}
