@@ -21,8 +21,11 @@ use std::{
 
 use ragbase::{
     adapters::{postgres::PgStore, sqlite::SqliteStore},
-    config::Config,
-    domain::query::SearchFilter,
+    config::{Config, KeywordIndex},
+    domain::{
+        query::{Keywords, SearchFilter},
+        ranking::ChunkHit,
+    },
     http,
     ports::{ChunkSearch, Embedder},
     wiring::{Backends, load_embedder},
@@ -150,6 +153,37 @@ async fn latencies(
     times
 }
 
+/// Mean share of the exact BM25 top 100 (every match scored) that the portable ranking's top 100
+/// (the default `KEYWORD_CANDIDATES`) holds, over the first `count` queries.
+async fn keyword_overlap(url: &str, queries: &[String], count: usize) -> f64 {
+    let store = |candidates| {
+        PgStore::connect(url, 40, Duration::from_secs(3600))
+            .unwrap()
+            .with_keywords(KeywordIndex::Portable, candidates)
+    };
+    let (bounded, exact) = (
+        store(Config::from_env().unwrap().store.keyword_candidates),
+        store(u64::MAX),
+    );
+    let ids = |hits: Vec<ChunkHit>| hits.into_iter().map(|h| h.chunk_id).collect::<HashSet<_>>();
+    let mut total = 0.0;
+    let zero = vec![0.0; 384];
+    for query in &queries[..count.min(queries.len())] {
+        let keywords = Keywords::parse(query);
+        let filter = SearchFilter::default();
+        let found = ids(bounded
+            .keyword_chunks(&keywords, &zero, &filter, 100)
+            .await
+            .unwrap());
+        let truth = ids(exact
+            .keyword_chunks(&keywords, &zero, &filter, 100)
+            .await
+            .unwrap());
+        total += truth.intersection(&found).count() as f64 / truth.len().max(1) as f64;
+    }
+    total / count.min(queries.len()) as f64
+}
+
 /// Mean share of the exact ten nearest chunks that the HNSW search returns.
 async fn recall_at_10(url: &str, ef_search: u32, vectors: &[Vec<f32>]) -> f64 {
     let store = PgStore::connect(url, ef_search, Duration::from_secs(600)).unwrap();
@@ -163,9 +197,12 @@ async fn recall_at_10(url: &str, ef_search: u32, vectors: &[Vec<f32>]) -> f64 {
             .into_iter()
             .map(|hit| hit.chunk_id)
             .collect();
-        // `+ 0` keeps the planner off the index: a full scan, the true nearest.
-        let truth: Vec<uuid::Uuid> =
-            sqlx::query("SELECT id FROM chunks ORDER BY (embedding <=> $1) + 0 LIMIT 10")
+        // `+ 0` keeps the planner off the index: a full scan of what searches may read, the
+        // true nearest.
+        let truth: Vec<uuid::Uuid> = sqlx::query(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id \
+             WHERE d.status = 'COMPLETED' AND d.is_active ORDER BY (c.embedding <=> $1) + 0 LIMIT 10",
+        )
                 .bind(pgvector::Vector::from(vector.clone()))
                 .fetch_all(&mut exact)
                 .await
@@ -301,6 +338,13 @@ async fn main() {
             }
             None => "exact".to_owned(),
         };
+        if let Some(url) = &store.0 {
+            let count = env_list("BENCH_OVERLAP_QUERIES", &queries.len().to_string())[0];
+            let overlap = keyword_overlap(url, &queries, count).await;
+            println!(
+                "- {chunks} chunks: portable keyword top 100 ∩ exact BM25 top 100: {overlap:.3} (mean over {count} queries)"
+            );
+        }
         for &clients in &clients {
             let mut semantic = None;
             for path in &keyword_paths {

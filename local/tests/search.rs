@@ -334,3 +334,38 @@ async fn bm25_keyword_ranks_are_the_index_ranks_after_filters() {
         "returned {returned:?}\nexact {exact:?}"
     );
 }
+
+/// The portable ranking scores only the chunks holding the question's rarest words, as many as
+/// `KEYWORD_CANDIDATES` allows: with a small bound, chunks with only the common word are never
+/// candidates; with a large one, every match is.
+#[tokio::test]
+async fn the_portable_ranking_scores_the_holders_of_the_rarest_words_first() {
+    let backend = TestBackend::postgres_portable().await;
+    let TestBackend::Postgres(db) = &backend else {
+        unreachable!()
+    };
+    sqlx::raw_sql(
+        "INSERT INTO documents (id, filename, format, file_size, content_hash, status) VALUES \
+           ('00000000-0000-0000-0000-00000000000d', 'words.txt', 'txt', 1, sha256('d'), 'COMPLETED'); \
+         INSERT INTO chunks (id, document_id, chunk_index, content, embedding, char_start, char_end, token_count) \
+         SELECT gen_random_uuid(), '00000000-0000-0000-0000-00000000000d', i, \
+                CASE WHEN i <= 40 THEN 'turbine blade ' ELSE 'blade ' END || i, \
+                (SELECT array_agg(random() - 0.5)::vector FROM generate_series(1, 384) WHERE i > 0), 0, 1, 3 \
+         FROM generate_series(1, 1000) i",
+    )
+    .execute(&mut db.connect().await)
+    .await
+    .unwrap();
+    let body = json!({"query": "turbine blade", "mode": "hybrid", "alpha": 0, "topK": 100});
+    let keyword_hits = |results: Vec<Value>| {
+        results
+            .iter()
+            .filter(|r| r["keywordScore"].as_f64().unwrap() > 0.0)
+            .count()
+    };
+    let bounded = Api::start(&backend, &[("KEYWORD_CANDIDATES", "100")]).await;
+    assert_eq!(keyword_hits(query(&bounded, body.clone()).await), 40);
+    drop(bounded);
+    let wide = Api::start(&backend, &[("KEYWORD_CANDIDATES", "5000")]).await;
+    assert_eq!(keyword_hits(query(&wide, body).await), 100);
+}

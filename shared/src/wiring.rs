@@ -42,7 +42,7 @@ impl Backends {
                     config.store.hnsw_ef_search,
                     config.store.statement_timeout,
                 )?
-                .with_keyword_index(config.store.keyword_index);
+                .with_keywords(config.store.keyword_index, config.store.keyword_candidates);
                 readiness.push(Arc::new(postgres.clone()));
                 (Arc::new(postgres.clone()), Some(postgres), None)
             }

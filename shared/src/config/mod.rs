@@ -119,6 +119,8 @@ pub struct StoreConfig {
     /// PostgreSQL's `statement_timeout` for every pooled connection.
     pub statement_timeout: Duration,
     pub keyword_index: KeywordIndex,
+    /// The portable keyword ranking's bound on the chunks it scores per search.
+    pub keyword_candidates: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +189,7 @@ impl Config {
                     vars.number("DATABASE_STATEMENT_TIMEOUT_MS")?,
                 ),
                 keyword_index: KeywordIndex::parse(vars.get("KEYWORD_INDEX").as_deref())?,
+                keyword_candidates: vars.number("KEYWORD_CANDIDATES")?,
             },
             queue: QueueConfig::from_vars(&vars)?,
             model: ModelConfig {

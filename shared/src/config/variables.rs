@@ -147,6 +147,12 @@ pub const VARIABLES: &[Variable] = &[
         "PostgreSQL's keyword ranking: bm25 (pg_textsearch's index), portable (SQL), auto (bm25 where it exists)",
     ),
     number(
+        "KEYWORD_CANDIDATES",
+        Some("5000"),
+        (100, 100_000_000),
+        "Most chunks the portable keyword ranking scores a search (those with the question's rarest words)",
+    ),
+    number(
         "DATABASE_STATEMENT_TIMEOUT_MS",
         Some("30000"),
         (100, 3_600_000),

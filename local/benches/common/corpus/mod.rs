@@ -149,10 +149,7 @@ fn copy_escape(text: &str) -> String {
 }
 
 async fn copy_in(conn: &mut PgConnection, statement: &str, rows: &str) {
-    let mut copy = conn
-        .copy_in_raw(statement)
-        .await
-        .unwrap();
+    let mut copy = conn.copy_in_raw(statement).await.unwrap();
     copy.send(rows.as_bytes()).await.unwrap();
     copy.finish().await.unwrap();
 }

@@ -136,6 +136,9 @@ fn library(embedder: &dyn Embedder) -> Library {
     texts.extend(sample_document_texts());
     let (mut sentences, mut index, mut sources) = (Vec::new(), HashMap::new(), Vec::new());
     for text in &texts {
+        // Cranfield's abstracts are lower case, with " . " between sentences, which Unicode's
+        // rules do not take for a boundary: a line break makes it one.
+        let text = text.replace(" . ", ".\n");
         let source: Vec<usize> = text
             .unicode_sentences()
             .map(str::trim)

@@ -7,7 +7,12 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
 use async_trait::async_trait;
 
-use super::{PgStore, db_error, keyword_index::KeywordPath, rows::hit_from_row};
+use super::{
+    PgStore, db_error,
+    keyword_index::{KeywordPath, by_bm25},
+    keyword_portable::by_keywords,
+    rows::hit_from_row,
+};
 use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
@@ -90,14 +95,10 @@ impl ChunkSearch for PgStore {
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<ChunkHit>, Error> {
-        match self.keyword_path().await? {
-            KeywordPath::Bm25 => {
-                super::keyword_index::by_bm25(&self.pool, keywords, vector, filter, limit).await
-            }
-            KeywordPath::Portable => {
-                super::keyword_portable::by_keywords(&self.pool, keywords, vector, filter, limit)
-                    .await
-            }
+        let path = self.keyword_path().await?;
+        match path {
+            KeywordPath::Bm25 => by_bm25(self, keywords, vector, filter, limit).await,
+            KeywordPath::Portable => by_keywords(self, keywords, vector, filter, limit).await,
         }
     }
 }

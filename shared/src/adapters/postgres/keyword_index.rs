@@ -101,7 +101,7 @@ const FIRST_WINDOW: usize = 2;
 const WIDEST_WINDOW: usize = 128;
 
 pub(super) async fn by_bm25(
-    pool: &PgPool,
+    store: &PgStore,
     keywords: &Keywords,
     vector: &[f32],
     filter: &SearchFilter,
@@ -112,17 +112,19 @@ pub(super) async fn by_bm25(
     }
     // A few named documents hold few chunks: ranking those alone beats widening the window.
     if filter.document_ids.is_some() {
-        return keyword_portable::by_keywords(pool, keywords, vector, filter, limit).await;
+        return keyword_portable::by_keywords(store, keywords, vector, filter, limit).await;
     }
-    let words = keywords.any.join(" ");
+    let pool = &store.pool;
+    let words = string_literal(&keywords.any.join(" "));
     let mut window = limit * FIRST_WINDOW;
     loop {
-        let ranked: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM chunks ORDER BY content <@> to_bm25query($1, $2) LIMIT $3",
-        )
-        .bind(&words)
-        .bind(INDEX)
-        .bind(window as i64)
+        // Literals, not parameters: with the question or the limit as a parameter the index
+        // scores every match (130 ms instead of 7 at 100k chunks).
+        let ranked: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM chunks ORDER BY content <@> to_bm25query({words}, '{INDEX}') \
+             LIMIT {window}"
+        )))
+        .persistent(false)
         .fetch_all(pool)
         .await
         .map_err(db_error)?;
@@ -131,10 +133,16 @@ pub(super) async fn by_bm25(
             return Ok(hits);
         }
         if window >= limit * WIDEST_WINDOW {
-            return keyword_portable::by_keywords(pool, keywords, vector, filter, limit).await;
+            return keyword_portable::by_keywords(store, keywords, vector, filter, limit).await;
         }
         window *= 4;
     }
+}
+
+/// `text` as an SQL string literal (the pool's sessions have `standard_conforming_strings` on,
+/// so only quotes need doubling; NUL cannot be in a PostgreSQL string).
+fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''").replace('\0', ""))
 }
 
 /// The ranked chunks that match the keywords (phrases as phrases, exclusions excluded) and
@@ -181,5 +189,14 @@ mod tests {
         );
         let refusal = choose(KeywordIndex::Bm25, false).unwrap_err().to_string();
         assert!(refusal.contains("KEYWORD_INDEX=bm25"), "{refusal}");
+    }
+
+    #[test]
+    fn questions_become_literals_that_cannot_close_early() {
+        assert_eq!(
+            string_literal(r"it's a\b'; DROP TABLE chunks; --"),
+            r"'it''s a\b''; DROP TABLE chunks; --'"
+        );
+        assert_eq!(string_literal("nul\0byte"), "'nulbyte'");
     }
 }

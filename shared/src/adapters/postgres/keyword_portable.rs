@@ -2,9 +2,12 @@
 //! cannot load one): BM25 over the chunks' tsvector, with the corpus statistics the triggers keep.
 
 use pgvector::Vector;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 
-use super::chunk_search::{fetch_hits, push_searchable};
+use super::{
+    PgStore,
+    chunk_search::{fetch_hits, push_searchable},
+};
 use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
@@ -52,8 +55,13 @@ const BM25_B: f64 = 0.75;
 /// Chunks matching the websearch query, ranked by BM25 over the query's lexemes: `ts_rank_cd`
 /// has no inverse document frequency, so a question's common words outweighed its telling ones
 /// (Cranfield nDCG@10: 0.36 with `ts_rank_cd`, 0.51 with BM25; see docs/BENCHMARKS.md).
+///
+/// At most `candidates` chunks are scored: those holding the question's rarest lexemes, as many
+/// lexemes as fit (the rarest always), which bounds the work at any size. The best matches
+/// almost always hold a rare word; docs/BENCHMARKS.md says how often the top 100 agree with
+/// scoring every match.
 pub(super) async fn by_keywords(
-    pool: &PgPool,
+    store: &PgStore,
     keywords: &Keywords,
     vector: &[f32],
     filter: &SearchFilter,
@@ -66,15 +74,28 @@ pub(super) async fn by_keywords(
         "WITH corpus AS MATERIALIZED (\
            SELECT chunks, tokens::float8 / greatest(chunks, 1) AS mean_tokens FROM chunk_totals), \
          terms AS MATERIALIZED (\
-           SELECT t.lexeme, ln(1 + (corpus.chunks - coalesce(s.chunks, 0) + 0.5) \
-                                   / (coalesce(s.chunks, 0) + 0.5)) AS idf \
+           SELECT t.lexeme, coalesce(s.chunks, 0) AS df, \
+                  ln(1 + (corpus.chunks - coalesce(s.chunks, 0) + 0.5) \
+                         / (coalesce(s.chunks, 0) + 0.5)) AS idf \
            FROM unnest(tsvector_to_array(to_tsvector('english', ",
     );
     let (any, _) = websearch(keywords);
+    // Named documents bound the candidates themselves; elsewhere the rarest lexemes do.
+    let cap = if filter.document_ids.is_some() {
+        i64::MAX
+    } else {
+        store.keyword_candidates
+    };
     sql.push_bind(any).push(
         "))) AS t(lexeme) CROSS JOIN corpus LEFT JOIN chunk_lexemes s ON s.lexeme = t.lexeme), \
-         q AS MATERIALIZED (SELECT ",
+         rare AS MATERIALIZED (\
+           SELECT coalesce(string_agg(format('''%s''', \
+                    replace(replace(lexeme, '\\', '\\\\'), '''', '''''')), ' | '), '')::tsquery AS query \
+           FROM (SELECT lexeme, df, sum(df) OVER (ORDER BY df, lexeme) AS running \
+                 FROM terms WHERE df > 0) t \
+           WHERE running = df OR running <= ",
     );
+    sql.push_bind(cap).push("), q AS MATERIALIZED (SELECT ");
     push_tsquery(&mut sql, keywords);
     // Score every match, keep the best, and only then read their columns and vector distance.
     sql.push(format_args!(
@@ -86,8 +107,8 @@ pub(super) async fn by_keywords(
              FROM unnest(c.search_vector) v JOIN terms t ON t.lexeme = v.lexeme, \
                   LATERAL (SELECT coalesce(array_length(v.positions, 1), 1) AS tf) f\
            ) AS score \
-           FROM chunks c JOIN documents d ON d.id = c.document_id, q, corpus \
-           WHERE c.search_vector @@ q.query AND",
+           FROM chunks c JOIN documents d ON d.id = c.document_id, q, rare, corpus \
+           WHERE c.search_vector @@ rare.query AND c.search_vector @@ q.query AND",
         k1_plus_1 = BM25_K1 + 1.0
     ));
     push_searchable(&mut sql, filter);
@@ -101,7 +122,7 @@ pub(super) async fn by_keywords(
             " AS distance FROM ranked r JOIN chunks c ON c.id = r.id \
              JOIN documents d ON d.id = c.document_id ORDER BY r.score DESC, c.id",
         );
-    fetch_hits(pool, sql).await
+    fetch_hits(&store.pool, sql).await
 }
 
 #[cfg(test)]

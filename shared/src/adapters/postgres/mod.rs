@@ -49,6 +49,8 @@ pub struct PgStore {
     pool: PgPool,
     /// What `KEYWORD_INDEX` asks for, and what was decided from it (`keyword_path`).
     keyword_index: KeywordIndex,
+    /// `KEYWORD_CANDIDATES`: the portable ranking's bound on the chunks it scores.
+    keyword_candidates: i64,
     keyword_path: Arc<tokio::sync::OnceCell<KeywordPath>>,
 }
 
@@ -112,10 +114,11 @@ impl PgStore {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     // Iterative scans keep walking the index until filtered searches fill their
-                    // LIMIT; relaxed order is exact after the query's own final sort.
+                    // LIMIT; relaxed order is exact after the query's own final sort. Standard
+                    // strings: the BM25 search writes the question as a literal.
                     conn.execute(sqlx::AssertSqlSafe(format!(
                         "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = {ef_search}; \
-                         SET statement_timeout = {timeout_ms}"
+                         SET statement_timeout = {timeout_ms}; SET standard_conforming_strings = on"
                     )))
                     .await
                     .map(drop)
@@ -125,13 +128,16 @@ impl PgStore {
         Ok(Self {
             pool,
             keyword_index: KeywordIndex::Auto,
+            keyword_candidates: 5_000,
             keyword_path: Arc::default(),
         })
     }
 
-    /// The keyword ranking to use (`KEYWORD_INDEX`); `Auto` unless set.
-    pub fn with_keyword_index(mut self, keyword_index: KeywordIndex) -> Self {
-        self.keyword_index = keyword_index;
+    /// The keyword ranking to use (`KEYWORD_INDEX`; `Auto` unless set) and the portable
+    /// ranking's bound on the chunks it scores (`KEYWORD_CANDIDATES`).
+    pub fn with_keywords(mut self, index: KeywordIndex, candidates: u64) -> Self {
+        self.keyword_index = index;
+        self.keyword_candidates = i64::try_from(candidates).unwrap_or(i64::MAX);
         self
     }
 
