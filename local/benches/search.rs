@@ -30,7 +30,7 @@ use ragbase::{
     ports::{ChunkSearch, Embedder},
     wiring::{Backends, load_embedder},
 };
-use sqlx::{Connection, Executor, PgConnection, Row, SqliteConnection};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 /// Rounds of the queries per mode; `BENCH_ROUNDS` lowers it where a query takes seconds.
 const ROUNDS: usize = 3;
@@ -184,35 +184,40 @@ async fn keyword_overlap(url: &str, queries: &[String], count: usize) -> f64 {
     total / count.min(queries.len()) as f64
 }
 
-/// Mean share of the exact ten nearest chunks that the HNSW search returns.
-async fn recall_at_10(url: &str, ef_search: u32, vectors: &[Vec<f32>]) -> f64 {
-    let store = PgStore::connect(url, ef_search, Duration::from_secs(600)).unwrap();
+/// HNSW recall@10 at each `ef_search`: the mean share of the exact ten nearest chunks (of those
+/// searches may read) that the index search returns.
+async fn recall_at_10(url: &str, efs: &[u32], vectors: &[Vec<f32>]) -> Vec<f64> {
     let mut exact = PgConnection::connect(url).await.unwrap();
-    let mut total = 0.0;
+    let mut truths = Vec::new();
     for vector in vectors {
-        let found: HashSet<uuid::Uuid> = store
-            .nearest_chunks(vector, &SearchFilter::default(), 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|hit| hit.chunk_id)
-            .collect();
-        // `+ 0` keeps the planner off the index: a full scan of what searches may read, the
-        // true nearest.
-        let truth: Vec<uuid::Uuid> = sqlx::query(
+        // `+ 0` keeps the planner off the index: a full scan, the true nearest.
+        let truth: Vec<uuid::Uuid> = sqlx::query_scalar(
             "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id \
              WHERE d.status = 'COMPLETED' AND d.is_active ORDER BY (c.embedding <=> $1) + 0 LIMIT 10",
         )
-                .bind(pgvector::Vector::from(vector.clone()))
-                .fetch_all(&mut exact)
+        .bind(pgvector::Vector::from(vector.clone()))
+        .fetch_all(&mut exact)
+        .await
+        .unwrap();
+        truths.push(truth);
+    }
+    let mut recalls = Vec::new();
+    for &ef in efs {
+        let store = PgStore::connect(url, ef, Duration::from_secs(600)).unwrap();
+        let mut total = 0.0;
+        for (vector, truth) in vectors.iter().zip(&truths) {
+            let found: HashSet<uuid::Uuid> = store
+                .nearest_chunks(vector, &SearchFilter::default(), 10)
                 .await
                 .unwrap()
-                .iter()
-                .map(|row| row.get(0))
+                .into_iter()
+                .map(|hit| hit.chunk_id)
                 .collect();
-        total += truth.iter().filter(|id| found.contains(id)).count() as f64 / 10.0;
+            total += truth.iter().filter(|id| found.contains(id)).count() as f64 / 10.0;
+        }
+        recalls.push(total / vectors.len() as f64);
     }
-    total / vectors.len() as f64
+    recalls
 }
 
 /// Serves the router over `store` (the URL, or the embedded folder) with `KEYWORD_INDEX`; the
@@ -326,16 +331,12 @@ async fn main() {
             )
         };
         let recall = match &store.0 {
-            Some(url) => {
-                let mut recalls = Vec::new();
-                for ef in [40, 100, 200, 400] {
-                    recalls.push(format!(
-                        "{:.3}",
-                        recall_at_10(url, ef, &query_vectors).await
-                    ));
-                }
-                recalls.join(" / ")
-            }
+            Some(url) => recall_at_10(url, &[40, 100, 200, 400], &query_vectors)
+                .await
+                .iter()
+                .map(|r| format!("{r:.3}"))
+                .collect::<Vec<_>>()
+                .join(" / "),
             None => "exact".to_owned(),
         };
         if let Some(url) = &store.0 {

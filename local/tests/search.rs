@@ -344,6 +344,7 @@ async fn the_portable_ranking_scores_the_holders_of_the_rarest_words_first() {
     let TestBackend::Postgres(db) = &backend else {
         unreachable!()
     };
+    Api::migrate(&backend).await;
     sqlx::raw_sql(
         "INSERT INTO documents (id, filename, format, file_size, content_hash, status) VALUES \
            ('00000000-0000-0000-0000-00000000000d', 'words.txt', 'txt', 1, sha256('d'), 'COMPLETED'); \

@@ -95,6 +95,9 @@ impl ChunkSearch for PgStore {
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<ChunkHit>, Error> {
+        if keywords.any.is_empty() {
+            return Ok(Vec::new()); // only exclusions: nothing to rank
+        }
         let path = self.keyword_path().await?;
         match path {
             KeywordPath::Bm25 => by_bm25(self, keywords, vector, filter, limit).await,

@@ -107,9 +107,6 @@ pub(super) async fn by_bm25(
     filter: &SearchFilter,
     limit: usize,
 ) -> Result<Vec<ChunkHit>, Error> {
-    if keywords.any.is_empty() {
-        return Ok(Vec::new());
-    }
     // A few named documents hold few chunks: ranking those alone beats widening the window.
     if filter.document_ids.is_some() {
         return keyword_portable::by_keywords(store, keywords, vector, filter, limit).await;

@@ -56,7 +56,7 @@ const BM25_B: f64 = 0.75;
 /// has no inverse document frequency, so a question's common words outweighed its telling ones
 /// (Cranfield nDCG@10: 0.36 with `ts_rank_cd`, 0.51 with BM25; see docs/BENCHMARKS.md).
 ///
-/// At most `candidates` chunks are scored: those holding the question's rarest lexemes, as many
+/// At most `KEYWORD_CANDIDATES` chunks are scored: those holding the question's rarest lexemes, as many
 /// lexemes as fit (the rarest always), which bounds the work at any size. The best matches
 /// almost always hold a rare word; docs/BENCHMARKS.md says how often the top 100 agree with
 /// scoring every match.
@@ -67,9 +67,6 @@ pub(super) async fn by_keywords(
     filter: &SearchFilter,
     limit: usize,
 ) -> Result<Vec<ChunkHit>, Error> {
-    if keywords.any.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut sql = QueryBuilder::new(
         "WITH corpus AS MATERIALIZED (\
            SELECT chunks, tokens::float8 / greatest(chunks, 1) AS mean_tokens FROM chunk_totals), \
