@@ -29,6 +29,14 @@ pub(super) fn hit_with_distance(row: &PgRow) -> Result<ChunkHit, sqlx::Error> {
     hit_from_row(row, (1.0 - distance) as f32)
 }
 
+/// The `HIT_COLUMNS` and their cosine `distance` to `vector`, as `hit_with_distance` reads them.
+pub(super) fn push_hit_columns(sql: &mut QueryBuilder<Postgres>, vector: &[f32]) {
+    sql.push(HIT_COLUMNS)
+        .push(", c.embedding <=> ")
+        .push_bind(Vector::from(vector.to_vec()))
+        .push(" AS distance");
+}
+
 /// The rule every search obeys, then the request's own filters.
 pub(super) fn push_searchable(sql: &mut QueryBuilder<Postgres>, filter: &SearchFilter) {
     sql.push(" d.status = 'COMPLETED' AND d.is_active");
@@ -60,17 +68,14 @@ pub(super) async fn nearest(
     filter: &SearchFilter,
     limit: usize,
 ) -> Result<Vec<ChunkHit>, Error> {
-    let vector = Vector::from(vector.to_vec());
     // The index walk yields rows in roughly nearest-first order (iterative scans, relaxed order,
     // so filters never starve the result); the outer sort makes the order exact.
     let mut sql = QueryBuilder::new("WITH nearest AS MATERIALIZED (SELECT ");
-    sql.push(HIT_COLUMNS)
-        .push(", c.embedding <=> ")
-        .push_bind(vector.clone())
-        .push(" AS distance FROM chunks c JOIN documents d ON d.id = c.document_id WHERE");
+    push_hit_columns(&mut sql, vector);
+    sql.push(" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE");
     push_searchable(&mut sql, filter);
     sql.push(" ORDER BY c.embedding <=> ")
-        .push_bind(vector)
+        .push_bind(Vector::from(vector.to_vec()))
         .push(" LIMIT ")
         .push_bind(limit as i64)
         .push(") SELECT * FROM nearest ORDER BY distance, id");

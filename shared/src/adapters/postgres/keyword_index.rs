@@ -3,17 +3,15 @@
 //! `WHERE` (one on the index scan made it twice as slow), and only then filtered and read, the
 //! window widening while filters remove too many.
 
-use pgvector::Vector;
 use sqlx::{PgPool, QueryBuilder};
 use uuid::Uuid;
 
 use super::{
     PgStore,
-    chunk_search::{fetch_hits, push_searchable},
+    chunk_search::{fetch_hits, push_hit_columns, push_searchable},
     db_error,
     keyword_portable::{self, push_tsquery},
 };
-use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
     config::KeywordIndex,
@@ -25,9 +23,9 @@ use crate::{
 
 const INDEX: &str = "chunks_content_bm25_idx";
 
-/// Creates the extension and the index where the server offers pg_textsearch (it must be in
-/// `shared_preload_libraries`). Idempotent, and run after every migration, so a server that
-/// gains the extension later gets the index too.
+/// Creates the extension and the index (`INDEX`) where the server offers pg_textsearch (it must
+/// be in `shared_preload_libraries`). Idempotent, and run after every migration, so a server
+/// that gains the extension later gets the index too.
 pub(super) const ENSURE_INDEX: &str = "DO $$ BEGIN \
     IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_textsearch') \
        AND 'pg_textsearch' = ANY (string_to_array( \
@@ -153,15 +151,11 @@ async fn searchable_among(
     limit: usize,
 ) -> Result<Vec<ChunkHit>, Error> {
     let mut sql = QueryBuilder::new("SELECT ");
-    sql.push(HIT_COLUMNS)
-        .push(", c.embedding <=> ")
-        .push_bind(Vector::from(vector.to_vec()))
-        .push(" AS distance FROM unnest(")
-        .push_bind(ranked.to_vec())
-        .push(
-            "::uuid[]) WITH ORDINALITY AS r(id, rank) JOIN chunks c ON c.id = r.id \
+    push_hit_columns(&mut sql, vector);
+    sql.push(" FROM unnest(").push_bind(ranked.to_vec()).push(
+        "::uuid[]) WITH ORDINALITY AS r(id, rank) JOIN chunks c ON c.id = r.id \
              JOIN documents d ON d.id = c.document_id WHERE c.search_vector @@ (",
-        );
+    );
     push_tsquery(&mut sql, keywords);
     sql.push(") AND");
     push_searchable(&mut sql, filter);

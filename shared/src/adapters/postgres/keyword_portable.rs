@@ -1,14 +1,12 @@
 //! Keyword ranking in plain SQL, for PostgreSQL without a BM25 index (Amazon RDS and Aurora
 //! cannot load one): BM25 over the chunks' tsvector, with the corpus statistics the triggers keep.
 
-use pgvector::Vector;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::{
     PgStore,
-    chunk_search::{fetch_hits, push_searchable},
+    chunk_search::{fetch_hits, push_hit_columns, push_searchable},
 };
-use crate::adapters::sql::HIT_COLUMNS;
 use crate::{
     Error,
     domain::{
@@ -18,7 +16,7 @@ use crate::{
 };
 
 /// The keywords in `websearch_to_tsquery` syntax: the alternatives, and the exclusions.
-pub(super) fn websearch(keywords: &Keywords) -> (String, String) {
+fn websearch(keywords: &Keywords) -> (String, String) {
     let quoted = |term: &String| {
         if Keywords::is_phrase(term) {
             format!("\"{term}\"")
@@ -111,14 +109,12 @@ pub(super) async fn by_keywords(
     push_searchable(&mut sql, filter);
     sql.push(" ORDER BY score DESC, c.id LIMIT ")
         .push_bind(limit as i64)
-        .push(") SELECT ")
-        .push(HIT_COLUMNS)
-        .push(", c.embedding <=> ")
-        .push_bind(Vector::from(vector.to_vec()))
-        .push(
-            " AS distance FROM ranked r JOIN chunks c ON c.id = r.id \
-             JOIN documents d ON d.id = c.document_id ORDER BY r.score DESC, c.id",
-        );
+        .push(") SELECT ");
+    push_hit_columns(&mut sql, vector);
+    sql.push(
+        " FROM ranked r JOIN chunks c ON c.id = r.id \
+         JOIN documents d ON d.id = c.document_id ORDER BY r.score DESC, c.id",
+    );
     fetch_hits(&store.pool, sql).await
 }
 
