@@ -101,14 +101,17 @@ pub trait ChunkSearch: Send + Sync {
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<ChunkHit>, Error>;
-    /// The chunks matching `keywords`, best text rank first, each with its similarity to `vector`.
-    async fn keyword_chunks(
+    /// The ids of the chunks matching `keywords`, best text rank first. It needs no query
+    /// vector, so a hybrid search ranks keywords while the question is embedded.
+    async fn keyword_ranking(
         &self,
         keywords: &Keywords,
-        vector: &[f32],
         filter: &SearchFilter,
         limit: usize,
-    ) -> Result<Vec<ChunkHit>, Error>;
+    ) -> Result<Vec<Uuid>, Error>;
+    /// The searchable chunks among `ids`, in their order, each with its similarity to `vector`
+    /// (a chunk deleted or disabled since it was ranked is left out).
+    async fn chunks_by_id(&self, ids: &[Uuid], vector: &[f32]) -> Result<Vec<ChunkHit>, Error>;
 }
 
 /// What the events route needs: the documents' changes, numbered in the order they were made,

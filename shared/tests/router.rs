@@ -101,13 +101,16 @@ impl ChunkSearch for EmptyStore {
         Ok(Vec::new())
     }
 
-    async fn keyword_chunks(
+    async fn keyword_ranking(
         &self,
         _keywords: &Keywords,
-        _vector: &[f32],
         _filter: &SearchFilter,
         _limit: usize,
-    ) -> Result<Vec<ChunkHit>, Error> {
+    ) -> Result<Vec<Uuid>, Error> {
+        Ok(Vec::new())
+    }
+
+    async fn chunks_by_id(&self, _ids: &[Uuid], _vector: &[f32]) -> Result<Vec<ChunkHit>, Error> {
         Ok(Vec::new())
     }
 }

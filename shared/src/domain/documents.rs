@@ -233,7 +233,7 @@ pub struct NewDocument {
 }
 
 /// Where a chunk came from: what a citation names.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChunkMetadata {
     pub page: Option<i32>,
     pub heading: Option<String>,

@@ -6,8 +6,11 @@ use uuid::Uuid;
 use super::formats::Format;
 use crate::Error;
 
-/// Candidates each list contributes to a hybrid fusion (more when `topK` asks for more).
-const HYBRID_DEPTH: usize = 300;
+/// Candidates each list contributes to a hybrid fusion: three per result asked, at least 100.
+/// On Cranfield, 100 per list ranks the top 10 as well as 300 (docs/BENCHMARKS.md) at a third
+/// of the work; deeper pages need the deeper lists.
+const HYBRID_MIN_DEPTH: usize = 100;
+const HYBRID_DEPTH_PER_RESULT: usize = 3;
 const MAX_QUERY_CHARS: usize = 1000;
 const MAX_DOCUMENT_IDS: usize = 1000;
 
@@ -148,7 +151,7 @@ impl SearchRequest {
 
     /// How many candidates each ranked list contributes to a hybrid fusion.
     pub fn hybrid_depth(&self) -> usize {
-        self.top_k.max(HYBRID_DEPTH)
+        (self.top_k * HYBRID_DEPTH_PER_RESULT).max(HYBRID_MIN_DEPTH)
     }
 }
 
@@ -260,6 +263,19 @@ mod tests {
             message(serde_json::json!({"query": "q", "documentIds": ["nope"]})).contains("nope")
         );
         assert!(message(serde_json::json!({"query": "q", "formats": ["exe"]})).contains("pdf"));
+    }
+
+    #[test]
+    fn hybrid_lists_hold_three_candidates_per_result_and_at_least_a_hundred() {
+        let depth = |k: u32| {
+            request(serde_json::json!({"query": "q", "topK": k, "mode": "hybrid"}))
+                .unwrap()
+                .hybrid_depth()
+        };
+        assert_eq!(
+            (depth(1), depth(10), depth(34), depth(100)),
+            (100, 100, 102, 300)
+        );
     }
 
     #[test]

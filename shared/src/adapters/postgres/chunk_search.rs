@@ -4,6 +4,7 @@
 
 use pgvector::Vector;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
+use uuid::Uuid;
 
 use async_trait::async_trait;
 
@@ -93,20 +94,34 @@ impl ChunkSearch for PgStore {
         nearest(&self.pool, vector, filter, limit).await
     }
 
-    async fn keyword_chunks(
+    async fn keyword_ranking(
         &self,
         keywords: &Keywords,
-        vector: &[f32],
         filter: &SearchFilter,
         limit: usize,
-    ) -> Result<Vec<ChunkHit>, Error> {
+    ) -> Result<Vec<Uuid>, Error> {
         if keywords.any.is_empty() {
             return Ok(Vec::new()); // only exclusions: nothing to rank
         }
         let path = self.keyword_path().await?;
         match path {
-            KeywordPath::Bm25 => by_bm25(self, keywords, vector, filter, limit).await,
-            KeywordPath::Portable => by_keywords(self, keywords, vector, filter, limit).await,
+            KeywordPath::Bm25 => by_bm25(self, keywords, filter, limit).await,
+            KeywordPath::Portable => by_keywords(self, keywords, filter, limit).await,
         }
+    }
+
+    async fn chunks_by_id(&self, ids: &[Uuid], vector: &[f32]) -> Result<Vec<ChunkHit>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = QueryBuilder::new("SELECT ");
+        push_hit_columns(&mut sql, vector);
+        sql.push(" FROM unnest(").push_bind(ids.to_vec()).push(
+            "::uuid[]) WITH ORDINALITY AS r(id, rank) JOIN chunks c ON c.id = r.id \
+             JOIN documents d ON d.id = c.document_id WHERE",
+        );
+        push_searchable(&mut sql, &SearchFilter::default());
+        sql.push(" ORDER BY r.rank");
+        fetch_hits(&self.pool, sql).await
     }
 }

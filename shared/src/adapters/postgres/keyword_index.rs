@@ -8,17 +8,14 @@ use uuid::Uuid;
 
 use super::{
     PgStore,
-    chunk_search::{fetch_hits, push_hit_columns, push_searchable},
+    chunk_search::push_searchable,
     db_error,
     keyword_portable::{self, push_tsquery},
 };
 use crate::{
     Error,
     config::KeywordIndex,
-    domain::{
-        query::{Keywords, SearchFilter},
-        ranking::ChunkHit,
-    },
+    domain::query::{Keywords, SearchFilter},
 };
 
 const INDEX: &str = "chunks_content_bm25_idx";
@@ -101,13 +98,12 @@ const WIDEST_WINDOW: usize = 128;
 pub(super) async fn by_bm25(
     store: &PgStore,
     keywords: &Keywords,
-    vector: &[f32],
     filter: &SearchFilter,
     limit: usize,
-) -> Result<Vec<ChunkHit>, Error> {
+) -> Result<Vec<Uuid>, Error> {
     // A few named documents hold few chunks: ranking those alone beats widening the window.
     if filter.document_ids.is_some() {
-        return keyword_portable::by_keywords(store, keywords, vector, filter, limit).await;
+        return keyword_portable::by_keywords(store, keywords, filter, limit).await;
     }
     let pool = &store.pool;
     let words = string_literal(&keywords.any.join(" "));
@@ -123,12 +119,12 @@ pub(super) async fn by_bm25(
         .fetch_all(pool)
         .await
         .map_err(db_error)?;
-        let hits = searchable_among(pool, &ranked, keywords, vector, filter, limit).await?;
+        let hits = searchable_among(pool, &ranked, keywords, filter, limit).await?;
         if hits.len() >= limit || ranked.len() < window {
             return Ok(hits);
         }
         if window >= limit * WIDEST_WINDOW {
-            return keyword_portable::by_keywords(store, keywords, vector, filter, limit).await;
+            return keyword_portable::by_keywords(store, keywords, filter, limit).await;
         }
         window *= 4;
     }
@@ -141,17 +137,15 @@ fn string_literal(text: &str) -> String {
 }
 
 /// The ranked chunks that match the keywords (phrases as phrases, exclusions excluded) and
-/// that searches may read, in rank order, with their columns and vector distance.
+/// that searches may read, in rank order.
 async fn searchable_among(
     pool: &PgPool,
     ranked: &[Uuid],
     keywords: &Keywords,
-    vector: &[f32],
     filter: &SearchFilter,
     limit: usize,
-) -> Result<Vec<ChunkHit>, Error> {
-    let mut sql = QueryBuilder::new("SELECT ");
-    push_hit_columns(&mut sql, vector);
+) -> Result<Vec<Uuid>, Error> {
+    let mut sql = QueryBuilder::new("SELECT c.id");
     sql.push(" FROM unnest(").push_bind(ranked.to_vec()).push(
         "::uuid[]) WITH ORDINALITY AS r(id, rank) JOIN chunks c ON c.id = r.id \
              JOIN documents d ON d.id = c.document_id WHERE c.search_vector @@ (",
@@ -160,7 +154,10 @@ async fn searchable_among(
     sql.push(") AND");
     push_searchable(&mut sql, filter);
     sql.push(" ORDER BY r.rank LIMIT ").push_bind(limit as i64);
-    fetch_hits(pool, sql).await
+    sql.build_query_scalar()
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)
 }
 
 #[cfg(test)]

@@ -193,44 +193,73 @@ pub(super) async fn nearest(
     })
     .await
     .map_err(db_error)?;
-    if neighbours.is_empty() {
-        return Ok(Vec::new());
+    let mut rows = searchable_rows(store, neighbours.iter().map(|n| n.chunk_id)).await?;
+    // In the index's order; a chunk deleted since the scan is skipped.
+    neighbours
+        .iter()
+        .filter_map(|n| rows.remove(&n.chunk_id).map(|row| (row, n.similarity)))
+        .map(|(row, similarity)| hit_from_row(&row, similarity).map_err(db_error))
+        .collect()
+}
+
+/// The `HIT_COLUMNS` of the chunks with these ids that searches may read, by id.
+async fn searchable_rows(
+    store: &SqliteStore,
+    ids: impl ExactSizeIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, SqliteRow>, Error> {
+    if ids.len() == 0 {
+        return Ok(HashMap::new());
     }
     let mut sql = QueryBuilder::new("SELECT ");
     sql.push(HIT_COLUMNS)
         .push(" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN (");
     let mut list = sql.separated(", ");
-    for n in &neighbours {
-        list.push_bind(n.chunk_id);
+    for id in ids {
+        list.push_bind(id);
     }
-    sql.push(")");
+    sql.push(") AND");
+    push_searchable(&mut sql, &SearchFilter::default());
     let rows = sql
         .build()
         .fetch_all(&store.reader)
         .await
         .map_err(db_error)?;
-    let mut by_id: HashMap<Uuid, SqliteRow> = rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| Ok((row.try_get("id")?, row)))
         .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)?;
-    // In the index's order; a chunk deleted since the scan is skipped.
-    neighbours
-        .iter()
-        .filter_map(|n| by_id.remove(&n.chunk_id).map(|row| (row, n.similarity)))
-        .map(|(row, similarity)| hit_from_row(&row, similarity).map_err(db_error))
-        .collect()
+        .map_err(db_error)
 }
 
-/// Chunks matching the keywords, best BM25 first (FTS5's `bm25()`, k1 = 1.2, b = 0.75, as on
-/// PostgreSQL), each with its similarity to `vector`.
+/// The searchable chunks among `ids`, in their order, with their similarity to `vector`.
+async fn by_id(store: &SqliteStore, ids: &[Uuid], vector: &[f32]) -> Result<Vec<ChunkHit>, Error> {
+    let mut rows = searchable_rows(store, ids.iter().copied()).await?;
+    let query = Query::new(vector);
+    let index = store.vectors.read().unwrap_or_else(|p| p.into_inner());
+    ids.iter()
+        .filter_map(|id| rows.remove(id))
+        .map(|row| {
+            let (document, chunk, position): (Uuid, Uuid, i64) = (
+                row.try_get("document_id")?,
+                row.try_get("id")?,
+                row.try_get("chunk_index")?,
+            );
+            let similarity = index
+                .similarity(&query, &document, (chunk, position as usize))
+                .unwrap_or(0.0);
+            hit_from_row(&row, similarity)
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_error)
+}
+
+/// The ids of the chunks matching the keywords, best BM25 first (FTS5's `bm25()`, k1 = 1.2,
+/// b = 0.75, as on PostgreSQL).
 pub(super) async fn by_keywords(
     store: &SqliteStore,
     keywords: &Keywords,
-    vector: &[f32],
     filter: &SearchFilter,
     limit: usize,
-) -> Result<Vec<ChunkHit>, Error> {
+) -> Result<Vec<Uuid>, Error> {
     let Some(expression) = fts5_query(keywords) else {
         return Ok(Vec::new());
     };
@@ -241,36 +270,16 @@ pub(super) async fn by_keywords(
         "WITH matches AS MATERIALIZED (\
            SELECT rowid, bm25(chunk_text) AS score FROM chunk_text WHERE chunk_text MATCH ",
     );
-    sql.push_bind(expression)
-        .push(") SELECT ")
-        .push(HIT_COLUMNS)
-        .push(
-            " FROM matches m JOIN chunks c ON c.rowid = m.rowid \
-             JOIN documents d ON d.id = c.document_id WHERE",
-        );
+    sql.push_bind(expression).push(
+        ") SELECT c.id FROM matches m JOIN chunks c ON c.rowid = m.rowid \
+         JOIN documents d ON d.id = c.document_id WHERE",
+    );
     push_searchable(&mut sql, filter);
     sql.push(" ORDER BY m.score, c.id LIMIT ")
         .push_bind(limit as i64);
-    let rows = sql
-        .build()
+    sql.build_query_scalar()
         .fetch_all(&store.reader)
         .await
-        .map_err(db_error)?;
-    let query = Query::new(vector);
-    let index = store.vectors.read().unwrap_or_else(|p| p.into_inner());
-    rows.iter()
-        .map(|row| {
-            let (document, chunk, position): (Uuid, Uuid, i64) = (
-                row.try_get("document_id")?,
-                row.try_get("id")?,
-                row.try_get("chunk_index")?,
-            );
-            let similarity = index
-                .similarity(&query, &document, (chunk, position as usize))
-                .unwrap_or(0.0);
-            hit_from_row(row, similarity)
-        })
-        .collect::<Result<_, sqlx::Error>>()
         .map_err(db_error)
 }
 
@@ -308,14 +317,17 @@ impl ChunkSearch for SqliteStore {
         nearest(self, vector, filter, limit).await
     }
 
-    async fn keyword_chunks(
+    async fn keyword_ranking(
         &self,
         keywords: &Keywords,
-        vector: &[f32],
         filter: &SearchFilter,
         limit: usize,
-    ) -> Result<Vec<ChunkHit>, Error> {
-        by_keywords(self, keywords, vector, filter, limit).await
+    ) -> Result<Vec<Uuid>, Error> {
+        by_keywords(self, keywords, filter, limit).await
+    }
+
+    async fn chunks_by_id(&self, ids: &[Uuid], vector: &[f32]) -> Result<Vec<ChunkHit>, Error> {
+        by_id(self, ids, vector).await
     }
 }
 
