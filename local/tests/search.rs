@@ -294,33 +294,36 @@ async fn insert_lift_and_drag(conn: &mut sqlx::PgConnection) {
     .unwrap();
 }
 
-/// The keyword ranks of "lift drag" among the Markdown chunks (`topK` 100, keywords alone).
-async fn lift_and_drag_ranks(api: &Api) -> Vec<uuid::Uuid> {
+/// The keyword ranks of "lift drag" among the Markdown chunks (`topK` 100, keywords alone) on
+/// `backend`, against the best 100 Markdown chunks by `score` (SQL over `chunks c`, lower is
+/// better): equal rank by rank (equal scores may come in either order; the scores may not differ).
+async fn assert_keyword_ranks_are(backend: TestBackend, score: &str) {
+    let TestBackend::Postgres(db) = &backend else {
+        unreachable!()
+    };
+    let api = Api::start(&backend, &[]).await;
+    let mut conn = db.connect().await;
+    insert_lift_and_drag(&mut conn).await;
     let body =
         json!({"query": "lift drag", "mode": "hybrid", "alpha": 0, "topK": 100, "formats": ["md"]});
-    query(api, body)
+    let ids: Vec<uuid::Uuid> = query(&api, body)
         .await
         .iter()
         .map(|r| r["chunkId"].as_str().unwrap().parse().unwrap())
-        .collect()
-}
-
-/// `score` (SQL over `chunks c`) of the ranked `ids`, and of the best 100 Markdown chunks by it:
-/// equal rank by rank (equal scores may come in either order, the scores may not differ).
-async fn assert_ranked_by(conn: &mut sqlx::PgConnection, score: &str, ids: &[uuid::Uuid]) {
+        .collect();
     let exact: Vec<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT {score} AS s FROM chunks c JOIN documents d ON d.id = c.document_id \
          WHERE d.format = 'md' AND d.is_active ORDER BY s LIMIT 100"
     )))
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut conn)
     .await
     .unwrap();
     let returned: Vec<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT {score} FROM unnest($1::uuid[]) WITH ORDINALITY r(id, n) JOIN chunks c ON c.id = r.id \
          ORDER BY r.n"
     )))
-    .bind(ids)
-    .fetch_all(&mut *conn)
+    .bind(&ids)
+    .fetch_all(&mut conn)
     .await
     .unwrap();
     assert_eq!(returned.len(), 100);
@@ -336,37 +339,21 @@ async fn assert_ranked_by(conn: &mut sqlx::PgConnection, score: &str, ids: &[uui
 /// format (the first windows of ranked ids hold none that the filters allow).
 #[tokio::test]
 async fn bm25_keyword_ranks_are_the_index_ranks_after_filters() {
-    let backend = TestBackend::postgres().await;
-    let TestBackend::Postgres(db) = &backend else {
-        unreachable!()
-    };
-    let api = Api::start(&backend, &[]).await;
-    let mut conn = db.connect().await;
-    insert_lift_and_drag(&mut conn).await;
-    let ids = lift_and_drag_ranks(&api).await;
-    // Scored outside the index (`+ 0`), over exactly the chunks the filters allow.
+    // Scored outside the index (`+ 0`).
     let score = "(c.content <@> to_bm25query('lift drag', 'chunks_content_bm25_idx')) + 0";
-    assert_ranked_by(&mut conn, score, &ids).await;
+    assert_keyword_ranks_are(TestBackend::postgres().await, score).await;
 }
 
 /// The portable ranking is BM25 (k1 1.2, b 0.75) over each word's count in the text, the chunks
 /// per word the triggers keep, and the token counts: written out here without full-text search.
 #[tokio::test]
 async fn portable_keyword_ranks_are_bm25_over_the_word_counts() {
-    let backend = TestBackend::postgres_portable().await;
-    let TestBackend::Postgres(db) = &backend else {
-        unreachable!()
-    };
-    let api = Api::start(&backend, &[]).await;
-    let mut conn = db.connect().await;
-    insert_lift_and_drag(&mut conn).await;
-    let ids = lift_and_drag_ranks(&api).await;
     let score = "-(SELECT sum(ln(1 + (n.chunks - w.chunks + 0.5) / (w.chunks + 0.5)) * tf * 2.2 \
                    / (tf + 1.2 * (0.25 + 0.75 * c.token_count * n.chunks / n.tokens))) \
                  FROM chunk_totals n, chunk_lexemes w, \
                       LATERAL (SELECT regexp_count(c.content, '\\m' || w.lexeme || '\\M')::float8 AS tf) t \
                  WHERE w.lexeme IN ('lift', 'drag'))";
-    assert_ranked_by(&mut conn, score, &ids).await;
+    assert_keyword_ranks_are(TestBackend::postgres_portable().await, score).await;
 }
 
 /// The portable ranking scores only the chunks holding the question's rarest words, as many as
