@@ -374,10 +374,9 @@ async fn main() {
         };
         let overlap_count = env_list("BENCH_OVERLAP_QUERIES", &queries.len().to_string())[0];
         if let Some(url) = store.0.as_ref().filter(|_| overlap_count > 0) {
-            let count = overlap_count;
-            let overlap = keyword_overlap(url, &queries, count).await;
+            let overlap = keyword_overlap(url, &queries, overlap_count).await;
             println!(
-                "- {chunks} chunks: portable keyword top 100 ∩ exact BM25 top 100: {overlap:.3} (mean over {count} queries)"
+                "- {chunks} chunks: portable keyword top 100 ∩ exact BM25 top 100: {overlap:.3} (mean over {overlap_count} queries)"
             );
         }
         for &clients in &clients {

@@ -38,6 +38,20 @@ pub(super) fn push_hit_columns(sql: &mut QueryBuilder<Postgres>, vector: &[f32])
         .push(" AS distance");
 }
 
+/// ` FROM` the chunks with `ids` (and their documents), numbered `r.rank` in the ids' order,
+/// then the searchable rule and `filter`: `ORDER BY r.rank` keeps a ranking's order.
+pub(super) fn push_ranked_searchable(
+    sql: &mut QueryBuilder<Postgres>,
+    ids: &[Uuid],
+    filter: &SearchFilter,
+) {
+    sql.push(" FROM unnest(").push_bind(ids.to_vec()).push(
+        "::uuid[]) WITH ORDINALITY AS r(id, rank) JOIN chunks c ON c.id = r.id \
+         JOIN documents d ON d.id = c.document_id WHERE",
+    );
+    push_searchable(sql, filter);
+}
+
 /// The rule every search obeys, then the request's own filters.
 pub(super) fn push_searchable(sql: &mut QueryBuilder<Postgres>, filter: &SearchFilter) {
     sql.push(" d.status = 'COMPLETED' AND d.is_active");
@@ -116,11 +130,7 @@ impl ChunkSearch for PgStore {
         }
         let mut sql = QueryBuilder::new("SELECT ");
         push_hit_columns(&mut sql, vector);
-        sql.push(" FROM unnest(").push_bind(ids.to_vec()).push(
-            "::uuid[]) WITH ORDINALITY AS r(id, rank) JOIN chunks c ON c.id = r.id \
-             JOIN documents d ON d.id = c.document_id WHERE",
-        );
-        push_searchable(&mut sql, &SearchFilter::default());
+        push_ranked_searchable(&mut sql, ids, &SearchFilter::default());
         sql.push(" ORDER BY r.rank");
         fetch_hits(&self.pool, sql).await
     }

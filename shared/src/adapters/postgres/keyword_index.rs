@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     PgStore,
-    chunk_search::push_searchable,
+    chunk_search::push_ranked_searchable,
     db_error,
     keyword_portable::{self, push_tsquery},
 };
@@ -146,14 +146,10 @@ async fn searchable_among(
     limit: usize,
 ) -> Result<Vec<Uuid>, Error> {
     let mut sql = QueryBuilder::new("SELECT c.id");
-    sql.push(" FROM unnest(").push_bind(ranked.to_vec()).push(
-        "::uuid[]) WITH ORDINALITY AS r(id, rank) JOIN chunks c ON c.id = r.id \
-             JOIN documents d ON d.id = c.document_id WHERE c.search_vector @@ (",
-    );
+    push_ranked_searchable(&mut sql, ranked, filter);
+    sql.push(" AND c.search_vector @@ (");
     push_tsquery(&mut sql, keywords);
-    sql.push(") AND");
-    push_searchable(&mut sql, filter);
-    sql.push(" ORDER BY r.rank LIMIT ").push_bind(limit as i64);
+    sql.push(") ORDER BY r.rank LIMIT ").push_bind(limit as i64);
     sql.build_query_scalar()
         .fetch_all(pool)
         .await
