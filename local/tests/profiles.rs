@@ -346,12 +346,11 @@ async fn concurrent_activations_leave_one_active_profile_and_no_errors(backend: 
             activations.spawn(async move { request.send().await.unwrap().status().as_u16() });
         }
         let statuses = activations.join_all().await;
-        // 409: another activation won the race; the client reads the profiles again.
+        // Activations wait for each other: each one succeeds in turn, none deadlocks.
         assert!(
-            statuses.iter().all(|s| [200, 409].contains(s)),
+            statuses.iter().all(|s| *s == 200),
             "round {round}: {statuses:?}"
         );
-        assert!(statuses.contains(&200), "round {round}: {statuses:?}");
         let (_, listed) = api.get("/api/profiles").await;
         let actives = listed["profiles"]
             .as_array()

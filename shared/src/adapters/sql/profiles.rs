@@ -7,7 +7,7 @@ use chrono::Utc;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, Store, db_error};
+use super::{Db, FOR_UPDATE, Store, db_error};
 use crate::{
     Error,
     domain::profiles::{NewProfile, Profile, ProfileSettings},
@@ -130,6 +130,15 @@ impl ProfileStore for Store {
 
     async fn activate_profile(&self, id: Uuid) -> Result<bool, Error> {
         let mut tx = self.writer().begin().await.map_err(db_error)?;
+        // Activations take every profile's row lock in one order before changing any: two
+        // that each set their own profile active would otherwise wait on each other's index
+        // entry and deadlock.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM processing_profiles ORDER BY id{FOR_UPDATE}"
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         sqlx::query(
             "UPDATE processing_profiles SET is_active = false WHERE is_active AND id <> $1",
         )
@@ -142,13 +151,8 @@ impl ProfileStore for Store {
         )
         .bind(id)
         .execute(&mut *tx)
-        .await;
-        // A concurrent activation committed after this one's first step: its profile is the
-        // active one, which the unique index keeps single. This one changed nothing.
-        let activated = match activated {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
-            other => other.map_err(db_error)?,
-        };
+        .await
+        .map_err(db_error)?;
         if activated.rows_affected() == 0 {
             return Ok(false); // rolled back on drop
         }
