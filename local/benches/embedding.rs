@@ -1,5 +1,6 @@
 //! Embedding throughput of the tract embedder, with onnxruntime on the same model file, the same
-//! inputs and the same thread count measured in the same run. Run with `local/bench/embedding`.
+//! inputs and the same thread count measured in the same run, for the fp32 model and its int8
+//! graph (`INT8_MODEL_DIR`). Run with `local/bench/embedding`.
 //!
 //! Inputs come from the Cranfield collection: "long" = 64 passages that fill the model's
 //! 256-token window, "short" = the 225 development queries (about 20 tokens each).
@@ -29,14 +30,78 @@ fn median_seconds(mut run: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let model_dir = PathBuf::from(
-        std::env::var("EMBEDDING_MODEL_DIR")
-            .expect("EMBEDDING_MODEL_DIR (run local/bench/embedding)"),
-    );
+    let dir = |name: &str| {
+        PathBuf::from(
+            std::env::var(name).unwrap_or_else(|_| panic!("{name}: run local/bench/embedding")),
+        )
+    };
     let python = std::env::var("ORT_PYTHON")
         .expect("ORT_PYTHON: a Python with onnxruntime (run local/bench/embedding)");
-    let counter = OnnxEmbedder::load(&model_dir, 1).unwrap();
+    let variants = [
+        ("fp32", dir("EMBEDDING_MODEL_DIR")),
+        ("int8", dir("INT8_MODEL_DIR")),
+    ];
+    let counter = OnnxEmbedder::load(&variants[0].1, 1).unwrap();
+    let inputs = [
+        ("256 tokens", full_windows(&counter, 64)),
+        (
+            "short queries",
+            common::cranfield_texts("queries-dev.jsonl"),
+        ),
+    ];
+    println!(
+        "| input | texts | threads | model | tract tokens/s | onnxruntime tokens/s (its best batch) | tract / onnxruntime |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut latencies = Vec::new();
+    for (name, texts) in &inputs {
+        let tokens: usize = texts.iter().map(|t| counter.count_tokens(t).min(256)).sum();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        for threads in [1, 2] {
+            let mut best = (0f64, 0f64);
+            for (variant, dir) in &variants {
+                let embedder = OnnxEmbedder::load(dir, threads).unwrap();
+                let seconds = median_seconds(|| {
+                    embedder.embed(&refs).unwrap();
+                });
+                let ort = onnxruntime(&python, dir, texts, threads);
+                let tract_tps = tokens as f64 / seconds;
+                let ort_tps = ort["tokens"].as_f64().unwrap() / ort["seconds"].as_f64().unwrap();
+                best = (best.0.max(tract_tps), best.1.max(ort_tps));
+                let (batch, ratio) = (&ort["batch"], tract_tps / ort_tps);
+                println!(
+                    "| {name} | {} | {threads} | {variant} | {tract_tps:.0} | {ort_tps:.0} ({batch}) | {ratio:.2} |",
+                    texts.len()
+                );
+                if threads == 1 && *name == "short queries" {
+                    let (p50, p99) = alone_latency_ms(&embedder, &refs);
+                    let ort_ms = |at: usize| ort["latency_ms"][at].as_f64().unwrap();
+                    latencies.push(format!(
+                        "| {} questions, one at a time, 1 thread | {variant} | {p50:.2} / {p99:.2} | {:.2} / {:.2} |",
+                        texts.len(),
+                        ort_ms(0),
+                        ort_ms(1)
+                    ));
+                }
+            }
+            let (tract, ort) = best;
+            println!(
+                "| {name} | {} | {threads} | each one's best | {tract:.0} | {ort:.0} | {:.2} |",
+                texts.len(),
+                tract / ort
+            );
+        }
+    }
+    println!();
+    println!(
+        "| single-question embedding | model | tract p50 / p99 ms | onnxruntime p50 / p99 ms |"
+    );
+    println!("|---|---|---|---|");
+    println!("{}", latencies.join("\n"));
+}
 
+/// `count` passages of Cranfield abstracts' words, each just filling the model's 256-token window.
+fn full_windows(counter: &OnnxEmbedder, count: usize) -> Vec<String> {
     let words: Vec<String> = common::cranfield_texts("corpus.jsonl")
         .iter()
         .flat_map(|text| {
@@ -45,60 +110,17 @@ fn main() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let mut long = Vec::new();
+    let mut passages = Vec::new();
     let mut at = 0;
-    while long.len() < 64 {
+    while passages.len() < count {
         let mut end = at + 150;
         while counter.count_tokens(&words[at..end].join(" ")) < 256 {
             end += 10;
         }
-        long.push(words[at..end].join(" "));
+        passages.push(words[at..end].join(" "));
         at = end;
     }
-    let short = common::cranfield_texts("queries-dev.jsonl");
-
-    println!(
-        "| input | texts | threads | tract tokens/s | tract texts/s | onnxruntime tokens/s | onnxruntime texts/s (its best batch) | tract / onnxruntime |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    let mut latencies = String::new();
-    for (name, texts) in [("256 tokens", &long), ("short queries", &short)] {
-        let tokens: usize = texts.iter().map(|t| counter.count_tokens(t).min(256)).sum();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        for threads in [1, 2] {
-            let embedder = OnnxEmbedder::load(&model_dir, threads).unwrap();
-            let seconds = median_seconds(|| {
-                embedder.embed(&refs).unwrap();
-            });
-            let ort = onnxruntime(&python, &model_dir, texts, threads);
-            let ort_seconds = ort["seconds"].as_f64().unwrap();
-            let (tract_tps, ort_tps) = (
-                tokens as f64 / seconds,
-                ort["tokens"].as_f64().unwrap() / ort_seconds,
-            );
-            println!(
-                "| {name} | {} | {threads} | {tract_tps:.0} | {:.1} | {ort_tps:.0} | {:.1} ({}) | {:.2} |",
-                texts.len(),
-                texts.len() as f64 / seconds,
-                texts.len() as f64 / ort_seconds,
-                ort["batch"],
-                tract_tps / ort_tps
-            );
-            if threads == 1 && name == "short queries" {
-                let (p50, p99) = alone_latency_ms(&embedder, &refs);
-                latencies = format!(
-                    "| {} questions, one at a time, 1 thread | {p50:.2} / {p99:.2} | {:.2} / {:.2} |",
-                    texts.len(),
-                    ort["latency_ms"][0].as_f64().unwrap(),
-                    ort["latency_ms"][1].as_f64().unwrap()
-                );
-            }
-        }
-    }
-    println!();
-    println!("| single-question embedding | tract p50 / p99 ms | onnxruntime p50 / p99 ms |");
-    println!("|---|---|---|");
-    println!("{latencies}");
+    passages
 }
 
 /// onnxruntime on the same texts and threads: its throughput at its best batch, and its latency.

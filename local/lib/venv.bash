@@ -13,3 +13,8 @@ cached_venv() {
   fi
   echo "$venv"
 }
+
+# The python of onnxruntime and its tools, the reference the model is checked and measured against.
+reference_python() {
+  echo "$(cached_venv reference-venv numpy==2.4.6 onnxruntime==1.32.0 tokenizers==0.23.3 safetensors==0.8.0 onnx==1.23.2)/bin/python"
+}
