@@ -152,3 +152,26 @@ async fn the_commands_say_why_the_server_refused_or_could_not_be_reached() {
     assert!(!ok);
     assert!(out.contains("/no/such/folder"), "{out}");
 }
+
+#[tokio::test]
+async fn a_folder_larger_than_the_rate_limit_is_uploaded_whole_after_the_servers_pauses() {
+    // Kept to the end: dropping it removes the store's folder.
+    let backend = TestBackend::embedded();
+    let limit = [("RATE_LIMIT_MAX", "3"), ("RATE_LIMIT_WINDOW_MS", "1000")];
+    let api = Api::start(&backend, &limit).await;
+    let folder = TempFolder::new("rate-limited");
+    for n in 0..8 {
+        let text = format!("# Valve {n}\n\nValve {n} closes when the pressure drops. ").repeat(5);
+        std::fs::write(folder.path.join(format!("valve-{n}.md")), text).unwrap();
+    }
+    // Uploads beyond three a second are answered 429 with a Retry-After; each is sent again.
+    let path = folder.path.to_str().unwrap();
+    let (ok, out) = run_ragbase(&["ingest", path, "--wait"], &client_env(&api)).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("8 files: 8 ingested, 0 already ingested, 0 failed"),
+        "{out}"
+    );
+    // Off a terminal, each stage ends on a plain line with its whole count.
+    assert!(out.contains("processing: 8 of 8 documents"), "{out}");
+}

@@ -73,12 +73,13 @@ impl Client {
         }
     }
 
-    /// The answer's body when it is a success, else the server's refusal.
+    /// The answer's body when it is a success, else the server's refusal. `build` makes the
+    /// request afresh for each attempt (see `send_retrying`).
     async fn answer<T: DeserializeOwned>(
         &self,
-        request: RequestBuilder,
+        build: impl Fn() -> RequestBuilder,
     ) -> anyhow::Result<Result<T, (StatusCode, Refusal)>> {
-        let response = self.send_retrying(request).await?;
+        let response = self.send_retrying(build).await?;
         let status = response.status();
         let body = response.bytes().await?;
         if status.is_success() {
@@ -94,17 +95,18 @@ impl Client {
         Ok(Err((status, refusal)))
     }
 
-    /// Sends the request, and again after a pause while the server says it is busy (429, 503):
-    /// at most `RETRIES` times.
+    /// Sends the request, and again while the server says it is busy (429, 503), at most
+    /// `RETRIES` times: after its `Retry-After` when it gives one, else after a growing pause.
+    /// Built anew each time, as an upload's multipart body cannot be sent twice.
     async fn send_retrying(
         &self,
-        mut request: RequestBuilder,
+        build: impl Fn() -> RequestBuilder,
     ) -> anyhow::Result<reqwest::Response> {
         const RETRIES: u32 = 5;
         let mut attempt = 0;
         loop {
-            let retry = request.try_clone();
-            let response = request
+            attempt += 1;
+            let response = build()
                 .send()
                 .await
                 .with_context(|| format!("cannot reach the server at {}", self.base))?;
@@ -112,14 +114,13 @@ impl Client {
                 response.status(),
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
             );
-            match retry {
-                Some(next) if busy && attempt < RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-                    request = next;
-                }
-                _ => return Ok(response),
+            if !busy || attempt > RETRIES {
+                return Ok(response);
             }
+            tokio::time::sleep(
+                retry_after(&response).unwrap_or(Duration::from_millis(250 << attempt)),
+            )
+            .await;
         }
     }
 
@@ -133,22 +134,39 @@ impl Client {
         struct Accepted {
             id: Uuid,
         }
-        let form =
-            multipart::Form::new().part("file", multipart::Part::bytes(bytes).file_name(name));
-        let request = self.request(Method::POST, "/api/documents").multipart(form);
+        let request = || {
+            let file = multipart::Part::bytes(bytes.clone()).file_name(name.clone());
+            let form = multipart::Form::new().part("file", file);
+            self.request(Method::POST, "/api/documents").multipart(form)
+        };
         Ok(self.answer::<Accepted>(request).await?.map(|a| a.id))
     }
 
     pub async fn document(&self, id: Uuid) -> anyhow::Result<DocumentState> {
-        let request = self.request(Method::GET, &format!("/api/documents/{id}"));
-        self.answer(request).await?.map_err(refused)
+        let path = format!("/api/documents/{id}");
+        self.answer(|| self.request(Method::GET, &path))
+            .await?
+            .map_err(refused)
     }
 
     /// `POST /api/query` with `body`: the server's answer as it sent it.
     pub async fn query(&self, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        let request = self.request(Method::POST, "/api/query").json(body);
-        self.answer(request).await?.map_err(refused)
+        self.answer(|| self.request(Method::POST, "/api/query").json(body))
+            .await?
+            .map_err(refused)
     }
+}
+
+/// The pause a busy server asks for, in whole seconds, at most a minute.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds.min(60)))
 }
 
 fn refused((status, refusal): (StatusCode, Refusal)) -> anyhow::Error {

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 const PLAIN_EVERY: Duration = Duration::from_secs(2);
 
@@ -29,11 +29,13 @@ pub struct Progress {
 impl Progress {
     pub fn new(stage: &'static str, total: u64, unit: Unit) -> Self {
         let terminal = std::io::stderr().is_terminal();
-        let bar = if terminal {
-            ProgressBar::new(total)
+        // Hidden off a terminal, but still counting towards `total` for the plain lines.
+        let target = if terminal {
+            ProgressDrawTarget::stderr()
         } else {
-            ProgressBar::hidden()
+            ProgressDrawTarget::hidden()
         };
+        let bar = ProgressBar::with_draw_target(Some(total), target);
         let counts = match unit {
             Unit::Bytes => "{bytes}/{total_bytes}",
             Unit::Documents => "{pos}/{len} documents",
