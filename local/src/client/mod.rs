@@ -134,8 +134,11 @@ impl Client {
         struct Accepted {
             id: Uuid,
         }
+        // Shared, not copied, by each attempt's body.
+        let (length, bytes) = (bytes.len() as u64, bytes::Bytes::from(bytes));
         let request = || {
-            let file = multipart::Part::bytes(bytes.clone()).file_name(name.clone());
+            let file =
+                multipart::Part::stream_with_length(bytes.clone(), length).file_name(name.clone());
             let form = multipart::Form::new().part("file", file);
             self.request(Method::POST, "/api/documents").multipart(form)
         };
